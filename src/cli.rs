@@ -1,0 +1,303 @@
+//! The command line, runc's: global flags, then a verb.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::container::{self, create::CreateOptions, run};
+use crate::error::{Error, Result};
+use crate::logging;
+use crate::state::Store;
+
+#[derive(Parser, Debug)]
+#[command(name = "husk", about = "An OCI container runtime", disable_version_flag = true)]
+pub struct Cli {
+    /// Root directory for container state.
+    #[arg(long, global = true, default_value = "/run/husk")]
+    pub root: PathBuf,
+    /// Log file (default: stderr).
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: logging::Format,
+    /// Log debug messages.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd.
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto.
+    #[arg(long, global = true, value_parser = ["true", "false", "auto"])]
+    pub rootless: Option<String>,
+    /// Path to criu (accepted for runc compatibility).
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<PathBuf>,
+    /// Print the version.
+    #[arg(short = 'v', long)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Path to the bundle directory.
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket to send the pty master to.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the container's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE and chroot instead of pivot_root.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra fds (from 3 on) to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    pub id: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container; its process waits for `start`.
+    Create(CreateArgs),
+    /// Start a created container.
+    Start { id: String },
+    /// Create and start a container, and wait for it unless detached.
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Do not wait for the container.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Keep the container's state after it exits.
+        #[arg(long)]
+        keep: bool,
+        /// Accepted for runc compatibility: husk always reaps its children.
+        #[arg(long = "no-subreaper", hide = true)]
+        no_subreaper: bool,
+    },
+    /// Print the state of a container as JSON.
+    State { id: String },
+    /// Send a signal to a container's init (default SIGTERM).
+    Kill {
+        /// Signal every process of the container.
+        #[arg(short = 'a', long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container.
+    Delete {
+        /// Kill a running container first.
+        #[arg(short = 'f', long)]
+        force: bool,
+        id: String,
+    },
+    /// List containers.
+    List {
+        #[arg(short = 'f', long, value_parser = ["table", "json"], default_value = "table")]
+        format: String,
+        /// Print only the ids.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Write a default config.json.
+    Spec {
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        #[arg(long)]
+        rootless: bool,
+    },
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    if cli.version {
+        print!("{}", version_text());
+        return Ok(0);
+    }
+    let Some(command) = cli.command else {
+        return Err(Error::Lifecycle("no command given; see husk --help".into()));
+    };
+    if cli.systemd_cgroup {
+        return Err(Error::Lifecycle("--systemd-cgroup: the systemd cgroup driver is not supported yet".into()));
+    }
+    let store = Store::new(cli.root.clone());
+    let mut warn = |message: &str| logging::warn(message);
+    match command {
+        Command::Create(args) => {
+            container::create::create(&store, &create_options(&args), &mut warn)?;
+            Ok(0)
+        }
+        Command::Start { id } => container::start(&store, &id).map(|()| 0),
+        Command::Run { create, detach, keep, .. } => run_container(&store, &create, detach, keep, &mut warn),
+        Command::State { id } => {
+            let container = store.load(&id)?;
+            print_json(&store.oci_state(&container), true);
+            Ok(0)
+        }
+        Command::Kill { all, id, signal } => {
+            let number = crate::signal::parse(&signal)?;
+            container::signal(&store, &id, number, all).map(|()| 0)
+        }
+        Command::Delete { force, id } => container::delete(&store, &id, force).map(|()| 0),
+        Command::List { format, quiet } => {
+            list(&store, &format, quiet);
+            Ok(0)
+        }
+        Command::Spec { bundle, rootless } => write_spec(&bundle, rootless).map(|()| 0),
+    }
+}
+
+fn create_options(args: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        id: args.id.clone(),
+        bundle: args.bundle.clone(),
+        pid_file: args.pid_file.clone(),
+        no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
+        preserve_fds: args.preserve_fds as i32,
+    }
+}
+
+fn run_container(store: &Store, args: &CreateArgs, detach: bool, keep: bool, warn: &mut dyn FnMut(&str)) -> Result<i32> {
+    if !detach {
+        run::take_over_signals()?;
+        // The init may be born to an intermediate process; it must still
+        // end up our child for us to wait on it.
+        nix::sys::prctl::set_child_subreaper(true).map_err(Error::sys("become a subreaper"))?;
+    }
+    let created = container::create::create(store, &create_options(args), warn)?;
+    if let Err(e) = container::start(store, &args.id) {
+        let _ = container::delete(store, &args.id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = run::wait_forwarding(nix::unistd::Pid::from_raw(created.pid))?;
+    if !keep {
+        container::delete(store, &args.id, true)?;
+    }
+    Ok(code)
+}
+
+fn print_json(value: &serde_json::Value, pretty: bool) {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    println!("{}", text.expect("JSON values serialise"));
+}
+
+fn list(store: &Store, format: &str, quiet: bool) {
+    let containers = store.list();
+    if quiet {
+        for c in &containers {
+            println!("{}", c.id);
+        }
+        return;
+    }
+    if format == "json" {
+        // runc prints `null` for no containers; engines parse either.
+        let states: Vec<_> = containers.iter().map(|c| store.oci_state(c)).collect();
+        let value = if states.is_empty() { serde_json::Value::Null } else { serde_json::Value::from(states) };
+        print_json(&value, false);
+        return;
+    }
+    let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
+    for c in &containers {
+        let state = store.oci_state(c);
+        rows.push([
+            c.id.clone(),
+            state["pid"].to_string(),
+            state["status"].as_str().unwrap_or_default().to_string(),
+            c.bundle.display().to_string(),
+            c.created.clone(),
+            c.owner.clone(),
+        ]);
+    }
+    let _ = std::io::stdout().write_all(format_table(&rows).as_bytes());
+}
+
+/// Columns as Go's tabwriter lays them out for runc (min width 12, padding 3).
+fn format_table(rows: &[[String; 6]]) -> String {
+    let mut widths = [0usize; 6];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(5) {
+            widths[i] = widths[i].max((cell.chars().count() + 3).max(12));
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < 5 {
+                out.push_str(&format!("{cell:<width$}", width = widths[i]));
+            } else {
+                out.push_str(cell);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn write_spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {
+    let path = bundle.join(crate::spec::CONFIG_FILE);
+    if path.exists() {
+        return Err(Error::Lifecycle(format!("File {} exists. Remove it first", path.display())));
+    }
+    let text = serde_json::to_string_pretty(&crate::spec::default_config(rootless)).expect("JSON serialises");
+    std::fs::write(&path, text + "\n").map_err(Error::io("write", &path))
+}
+
+/// `husk --version`, in runc's layout.
+pub fn version_text() -> String {
+    format!(
+        "husk version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("HUSK_COMMIT").unwrap_or("unknown"),
+        crate::spec::OCI_VERSION
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_columns_are_padded_like_tabwriter() {
+        let rows = [
+            ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from),
+            ["a", "12", "running", "/b", "t", "root"].map(String::from),
+        ];
+        let table = format_table(&rows);
+        let first = table.lines().next().unwrap();
+        assert!(first.starts_with("ID          PID         STATUS      BUNDLE"));
+        assert!(table.lines().nth(1).unwrap().starts_with("a           12          running"));
+    }
+
+    #[test]
+    fn version_names_the_spec() {
+        let text = version_text();
+        assert!(text.starts_with("husk version "));
+        assert!(text.contains("\nspec: 1.3.0\n"));
+    }
+
+    #[test]
+    fn flags_in_both_spellings() {
+        let a = Cli::try_parse_from(["husk", "--root", "/x", "--log-format=json", "kill", "c", "9"]).unwrap();
+        assert_eq!(a.root, PathBuf::from("/x"));
+        assert_eq!(a.log_format, logging::Format::Json);
+        assert!(Cli::try_parse_from(["husk", "--bogus", "state", "c"]).is_err());
+    }
+}

@@ -1,0 +1,247 @@
+//! `create`, the parent's side: load the bundle, claim the id, clone the init
+//! into its namespaces, answer its requests until it is set up, then record
+//! the container. Read it top to bottom; each step is named.
+//!
+//! If anything fails, the guards undo what was done: the init (and with it
+//! its mount namespace) is killed and reaped, and the state directory is
+//! removed. Nothing is left on the host.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+use crate::init::{self, InitArgs};
+use crate::namespaces::{self, NamespacePlan};
+use crate::spec;
+use crate::state::{self, Container, EXEC_FIFO, Store};
+use crate::sync::{self, Channel, FromInit, ToInit};
+use crate::sys::{self, Forked};
+
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+}
+
+/// Creates the container; on success its init waits for `start`.
+pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -> Result<Container> {
+    let bundle = std::fs::canonicalize(&opts.bundle).map_err(Error::io("bundle", &opts.bundle))?;
+    let loaded = spec::load(&bundle)?;
+    for warning in &loaded.warnings {
+        warn(&format!("{}: {warning}", loaded.file.display()));
+    }
+    let spec = &loaded.spec;
+    let rootfs = spec::rootfs_path(spec, &bundle);
+    let namespaces = NamespacePlan::from_spec(spec)?;
+    let route = Route {
+        intermediate: namespaces.needs_intermediate(),
+        creates_user: namespaces.creates(CloneFlags::CLONE_NEWUSER),
+    };
+
+    let reservation = store.reserve(&opts.id)?;
+    let fifo = make_exec_fifo(&reservation.dir)?;
+    let (parent_end, init_end) = sync::pair()?;
+    let args = InitArgs {
+        id: &opts.id,
+        spec,
+        bundle: &bundle,
+        rootfs: rootfs.clone(),
+        namespaces,
+        channel: init_end,
+        fifo,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+    };
+
+    let mut children = Children::default();
+    let first = spawn(args, &route, spec, &parent_end, &mut children)?;
+    let init_pid = converse(&parent_end, &route, spec, first, &mut children)?;
+
+    let pid_start = state::start_time(init_pid.as_raw())
+        .ok_or_else(|| Error::Lifecycle("container init exited during create".into()))?;
+    let container = Container {
+        id: opts.id.clone(),
+        bundle,
+        rootfs,
+        pid: init_pid.as_raw(),
+        pid_start,
+        created: state::now_rfc3339(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        owner: String::new(),
+    };
+    store.save(&container)?;
+    if let Some(pid_file) = &opts.pid_file {
+        write_pid_file(pid_file, init_pid)?;
+    }
+    parent_end.send(&ToInit::Committed)?;
+    children.release();
+    reservation.keep();
+    Ok(container)
+}
+
+/// The fifo the init blocks on until `start`; the init gets an O_PATH fd of
+/// it, since its path is outside the container.
+fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
+    let path = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o622)).map_err(Error::sys(format!("mkfifo {}", path.display())))?;
+    // mkfifo applied the umask; the init may run as any user.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .map_err(Error::io("chmod", &path))?;
+    nix::fcntl::open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(Error::sys(format!("open {}", path.display())))
+}
+
+/// How the init is born, decided from the namespace plan.
+struct Route {
+    /// Through an intermediate process that enters namespaces one by one.
+    intermediate: bool,
+    /// A new user namespace, whose id maps the parent writes.
+    creates_user: bool,
+}
+
+/// Clones the init, straight into its namespaces or through an intermediate
+/// process. Returns the pid of the process the parent talks to first.
+fn spawn(
+    args: InitArgs<'_>,
+    route: &Route,
+    spec: &oci_spec::runtime::Spec,
+    parent_end: &Channel,
+    children: &mut Children,
+) -> Result<Pid> {
+    if route.intermediate {
+        // The init will be the intermediate's child: make it ours once the
+        // intermediate exits, so that it can be reaped (and waited on by run).
+        nix::sys::prctl::set_child_subreaper(true).map_err(Error::sys("become a subreaper"))?;
+        match sys::fork_into(0).map_err(Error::sys("fork"))? {
+            Forked::Child => {
+                close_parent_end(parent_end);
+                init::intermediate_main(args)
+            }
+            Forked::Parent(pid) => {
+                children.push(pid);
+                Ok(pid)
+            }
+        }
+    } else {
+        let flags = args.namespaces.clone_flags();
+        let guard = args.namespaces.enter_for_children(spec)?;
+        let forked = sys::fork_into(flags.bits()).map_err(Error::sys(format!("clone init with {flags:?}")));
+        drop(guard);
+        match forked? {
+            Forked::Child => {
+                close_parent_end(parent_end);
+                init::main(args)
+            }
+            Forked::Parent(pid) => {
+                children.push(pid);
+                Ok(pid)
+            }
+        }
+    }
+}
+
+/// The child must not hold the parent's end: its closing is how the init
+/// learns that `husk create` died.
+fn close_parent_end(parent_end: &Channel) {
+    let _ = nix::unistd::close(parent_end.raw_fd());
+}
+
+/// Answers the init (and intermediate) until the init reports ready, and
+/// returns the init's pid.
+fn converse(
+    channel: &Channel,
+    route: &Route,
+    spec: &oci_spec::runtime::Spec,
+    first: Pid,
+    children: &mut Children,
+) -> Result<Pid> {
+    if route.creates_user {
+        expect(channel, "WriteIdMaps", |m| matches!(m, FromInit::WriteIdMaps).then_some(()))?;
+        namespaces::write_id_maps(first, spec)?;
+        channel.send(&ToInit::IdMapsWritten)?;
+    }
+    let init = if route.intermediate {
+        let pid = expect(channel, "InitPid", |m| match m {
+            FromInit::InitPid(pid) => Some(Pid::from_raw(*pid)),
+            _ => None,
+        })?;
+        children.push(pid);
+        let _ = waitpid(first, None);
+        children.forget(first);
+        pid
+    } else {
+        first
+    };
+    // Cgroup placement goes here; the init waits for it before it creates
+    // its cgroup namespace.
+    channel.send(&ToInit::Placed)?;
+    expect(channel, "Ready", |m| matches!(m, FromInit::Ready).then_some(()))?;
+    Ok(init)
+}
+
+/// Receives one message, turning a failure report into the init's error.
+fn expect<T>(channel: &Channel, what: &'static str, pick: impl Fn(&FromInit) -> Option<T>) -> Result<T> {
+    let message: FromInit = match channel.recv() {
+        Ok(message) => message,
+        Err(sync::SyncError::Closed) => {
+            return Err(Error::Lifecycle("container init exited during create".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let FromInit::Failed { step, error } = message {
+        return Err(Error::Init { step, error });
+    }
+    pick(&message).ok_or_else(|| {
+        Error::Sync(sync::SyncError::Unexpected {
+            expected: what,
+            got: format!("{message:?}"),
+        })
+    })
+}
+
+fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {
+    // Written beside and renamed, so a reader never sees a partial pid.
+    let tmp = path.with_extension("husk-tmp");
+    std::fs::write(&tmp, pid.to_string()).map_err(Error::io("write pid file", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(Error::io("write pid file", path))
+}
+
+/// The processes create started; killed and reaped on drop unless released.
+#[derive(Default)]
+struct Children {
+    pids: Vec<Pid>,
+}
+
+impl Children {
+    fn push(&mut self, pid: Pid) {
+        self.pids.push(pid);
+    }
+
+    fn forget(&mut self, pid: Pid) {
+        self.pids.retain(|p| *p != pid);
+    }
+
+    fn release(mut self) {
+        self.pids.clear();
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for pid in self.pids.drain(..) {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The container lifecycle after `create`: start, kill, delete, and the
+//! foreground wait of `run`.
+
+pub mod create;
+pub mod run;
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::stat::Mode;
+
+use crate::error::{Error, Result};
+use crate::state::{self, Container, EXEC_FIFO, Status, Store};
+
+/// Lets a created container's init exec its command.
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let container = store.load(id)?;
+    match store.status(&container) {
+        Status::Created => {}
+        Status::Running => return Err(Error::Lifecycle("cannot start an already running container".into())),
+        Status::Stopped => return Err(Error::Lifecycle("cannot start a container that has stopped".into())),
+    }
+    let fifo_path = store.dir(id).join(EXEC_FIFO);
+    // Non-blocking, so that a dead init cannot hang us in open(2); its
+    // blocked open(O_WRONLY) returns as soon as we are there.
+    let fifo = match nix::fcntl::open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Err(Error::Lifecycle("cannot start an already running container".into())),
+        Err(e) => return Err(Error::sys(format!("open {}", fifo_path.display()))(e)),
+    };
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(Errno::EINTR) => {
+                if !state::process_alive(container.pid, container.pid_start) {
+                    return Err(Error::Lifecycle("container init exited before start".into()));
+                }
+            }
+            Ok(_) => break,
+            Err(e) => return Err(Error::sys("poll exec fifo")(e)),
+        }
+    }
+    let mut byte = [0u8; 1];
+    match nix::unistd::read(&fifo, &mut byte) {
+        Ok(1) => {}
+        _ => return Err(Error::Lifecycle("container init exited before start".into())),
+    }
+    std::fs::remove_file(&fifo_path).map_err(Error::io("remove", &fifo_path))
+}
+
+/// Sends a signal to the init, or with `all` to every process of the container.
+pub fn signal(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
+    let container = store.load(id)?;
+    if store.status(&container) == Status::Stopped {
+        return Err(Error::Lifecycle("container not running".into()));
+    }
+    let targets = if all { container_processes(&container) } else { vec![container.pid] };
+    for pid in targets {
+        crate::sys::kill_raw(pid, signal).or_else(|e| if e == Errno::ESRCH { Ok(()) } else { Err(e) })
+            .map_err(Error::sys(format!("kill {pid} with signal {signal}")))?;
+    }
+    Ok(())
+}
+
+/// The processes of a container: everything in its pid namespace when it
+/// has one of its own, otherwise just the init.
+pub fn container_processes(container: &Container) -> Vec<i32> {
+    let ns_of = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(ns) = ns_of(container.pid) else {
+        return Vec::new();
+    };
+    if ns_of(std::process::id() as i32).as_ref() == Some(&ns) {
+        return vec![container.pid];
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![container.pid];
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| ns_of(*pid).as_ref() == Some(&ns))
+        .collect()
+}
+
+/// Deletes a container. A created one is killed (its command never ran); a
+/// running one only with `force`.
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let container = match store.load(id) {
+        Ok(container) => container,
+        Err(state::StateError::NotExist(_)) => {
+            // A directory without state is what a killed `create` leaves.
+            if store.dir(id).is_dir() {
+                return Ok(store.remove(id)?);
+            }
+            if force {
+                return Ok(());
+            }
+            return Err(state::StateError::NotExist(id.to_string()).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match store.status(&container) {
+        Status::Stopped => {}
+        Status::Created => kill_and_wait(&container)?,
+        Status::Running if force => kill_and_wait(&container)?,
+        Status::Running => {
+            return Err(Error::Lifecycle(format!(
+                "cannot delete container {id} that is not stopped: running"
+            )));
+        }
+    }
+    Ok(store.remove(id)?)
+}
+
+/// SIGKILLs every process of the container and waits until the init is gone.
+fn kill_and_wait(container: &Container) -> Result<()> {
+    for pid in container_processes(container) {
+        let _ = crate::sys::kill_raw(pid, libc::SIGKILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state::process_alive(container.pid, container.pid_start) {
+        if Instant::now() > deadline {
+            return Err(Error::Lifecycle(format!("container {} did not die after SIGKILL", container.id)));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! The error every command returns: one variant per module's error type, plus
+//! the lifecycle errors whose wording engines match ("container not running",
+//! "does not exist").
+
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Namespace(#[from] crate::namespaces::NamespaceError),
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
+    #[error(transparent)]
+    Signal(#[from] crate::signal::BadSignal),
+    /// The init failed during create, at a named step.
+    #[error("container init failed to {step}: {error}")]
+    Init { step: String, error: String },
+    /// A lifecycle rule was broken (wrong status, and the like).
+    #[error("{0}")]
+    Lifecycle(String),
+    #[error("{op}: {source}")]
+    Sys { op: String, source: Errno },
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> Error {
+        let op = op.into();
+        move |source| Error::Sys { op, source }
+    }
+
+    pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { op, path, source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,250 @@
+//! The container's init: the process `create` clones, which sets itself up
+//! step by step, waits for `start`, and ends in `execve` of the bundle's
+//! command. Any failure is sent to the parent with the name of its step.
+//!
+//! It runs in a copy of a single-threaded husk, so it may allocate; it never
+//! returns and never prints.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::fmt::Display;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{Process, Spec};
+
+use crate::namespaces::{self, NamespacePlan};
+use crate::process;
+use crate::rootfs::{self, RootfsPlan};
+use crate::security::capabilities::CapabilityPlan;
+use crate::sync::{Channel, FromInit, ToInit};
+use crate::sys::{self, Forked};
+
+/// Everything the init needs, prepared by the parent before the clone.
+pub struct InitArgs<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: PathBuf,
+    pub namespaces: NamespacePlan,
+    pub channel: Channel,
+    /// An O_PATH fd of the state directory's exec.fifo.
+    pub fifo: OwnedFd,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+}
+
+/// A failed step: its name and what went wrong.
+pub struct Failure {
+    step: &'static str,
+    error: String,
+}
+
+trait Step<T> {
+    fn step(self, name: &'static str) -> Result<T, Failure>;
+}
+
+impl<T, E: Display> Step<T> for Result<T, E> {
+    fn step(self, name: &'static str) -> Result<T, Failure> {
+        self.map_err(|e| Failure {
+            step: name,
+            error: e.to_string(),
+        })
+    }
+}
+
+/// Entry point of the cloned child when the init was cloned straight into
+/// its namespaces.
+pub fn main(mut args: InitArgs<'_>) -> ! {
+    let outcome = args
+        .namespaces
+        .join_paths(false)
+        .step("join namespaces")
+        .and_then(|()| map_user_namespace(&args))
+        .and_then(|()| run(&mut args));
+    report_and_exit(&args.channel, outcome)
+}
+
+/// Entry point of the intermediate process, used when namespaces must be
+/// entered one by one: join by path (the user namespace first), create the
+/// user namespace and have it mapped, create the rest, then fork the init,
+/// which is born in the new pid and time namespaces.
+pub fn intermediate_main(mut args: InitArgs<'_>) -> ! {
+    let entered = enter_step_by_step(&args);
+    let outcome = match entered.and_then(|()| sys::fork_into(0).step("fork init")) {
+        Ok(Forked::Parent(pid)) => {
+            let sent = args.channel.send(&FromInit::InitPid(pid.as_raw())).step("report init pid");
+            match sent {
+                Ok(()) => sys::exit_now(0),
+                Err(failure) => Err(failure),
+            }
+        }
+        Ok(Forked::Child) => run(&mut args),
+        Err(failure) => Err(failure),
+    };
+    report_and_exit(&args.channel, outcome)
+}
+
+fn enter_step_by_step(args: &InitArgs<'_>) -> Result<(), Failure> {
+    let plan = &args.namespaces;
+    plan.join_paths(true).step("join namespaces")?;
+    if plan.creates(CloneFlags::CLONE_NEWUSER) {
+        namespaces::create(CloneFlags::CLONE_NEWUSER).step("create user namespace")?;
+        map_user_namespace(args)?;
+    }
+    let rest = plan.new - CloneFlags::CLONE_NEWUSER - CloneFlags::CLONE_NEWCGROUP;
+    if plan.creates(namespaces::time_flag()) {
+        namespaces::create(namespaces::time_flag()).step("create time namespace")?;
+        namespaces::write_time_offsets(args.spec).step("write time offsets")?;
+    }
+    namespaces::create(rest - namespaces::time_flag()).step("create namespaces")
+}
+
+fn report_and_exit(channel: &Channel, outcome: Result<Infallible, Failure>) -> ! {
+    let Err(failure) = outcome;
+    let _ = channel.send(&FromInit::Failed {
+        step: failure.step.to_string(),
+        error: failure.error,
+    });
+    sys::exit_now(1)
+}
+
+/// In a new user namespace, the parent writes the id maps; then the init
+/// becomes root of the namespace.
+fn map_user_namespace(args: &InitArgs<'_>) -> Result<(), Failure> {
+    if !args.namespaces.creates(CloneFlags::CLONE_NEWUSER) {
+        return Ok(());
+    }
+    let channel = &args.channel;
+    channel.send(&FromInit::WriteIdMaps).step("ask for id maps")?;
+    channel
+        .expect("IdMapsWritten", |m| matches!(m, ToInit::IdMapsWritten))
+        .step("wait for id maps")?;
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).step("become root in the user namespace")?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).step("become root in the user namespace")
+}
+
+/// The init proper, once in its namespaces.
+fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
+    let spec = args.spec;
+    let process = spec.process().as_ref().expect("validated: process is present");
+    let plan = &args.namespaces;
+
+    args.channel
+        .expect("Placed", |m| matches!(m, ToInit::Placed))
+        .step("wait for cgroup placement")?;
+    if plan.creates(CloneFlags::CLONE_NEWCGROUP) {
+        namespaces::create(CloneFlags::CLONE_NEWCGROUP).step("create cgroup namespace")?;
+    }
+    if plan.creates(CloneFlags::CLONE_NEWNET) {
+        namespaces::bring_up_loopback().step("bring up loopback")?;
+    }
+    set_host_names(spec)?;
+
+    let rootfs_plan = RootfsPlan {
+        spec,
+        bundle: args.bundle,
+        rootfs: args.rootfs.clone(),
+        user_ns: plan.creates(CloneFlags::CLONE_NEWUSER),
+        cgroup_ns: plan.creates(CloneFlags::CLONE_NEWCGROUP),
+        no_pivot: args.no_pivot,
+    };
+    rootfs::prepare(&rootfs_plan).step("prepare rootfs")?;
+    rootfs::enter(&rootfs_plan).step("pivot root")?;
+    write_sysctls(spec)?;
+    rootfs::finalize(spec).step("finalize rootfs")?;
+    args.namespaces.close();
+
+    if !args.no_new_keyring {
+        let name = CString::new(format!("_ses.{}", args.id)).expect("ids have no NUL");
+        sys::join_session_keyring(&name).step("join session keyring")?;
+    }
+    process::set_rlimits(process).step("set rlimits")?;
+    process::set_oom_score_adj(process).step("set oom_score_adj")?;
+    let exec = prepare_exec(process)?;
+
+    let capabilities = CapabilityPlan::new(process.capabilities().as_ref());
+    capabilities.limit_bounding().step("limit bounding capabilities")?;
+    nix::sys::prctl::set_keepcaps(true).step("keep capabilities")?;
+    process::switch_user(process).step("switch user")?;
+    nix::sys::prctl::set_keepcaps(false).step("keep capabilities")?;
+    process::enter_cwd(process).step("enter working directory")?;
+    capabilities.apply().step("set capabilities")?;
+    if process.no_new_privileges() == Some(true) {
+        nix::sys::prctl::set_no_new_privs().step("set no_new_privs")?;
+    }
+    let executable = process::find_executable(&process.args().as_ref().expect("validated")[0], &exec.env_strings)
+        .step("find executable")?;
+
+    args.channel.send(&FromInit::Ready).step("report ready")?;
+    args.channel
+        .expect("Committed", |m| matches!(m, ToInit::Committed))
+        .step("wait for the parent to record the container")?;
+    wait_for_start(&args.fifo)?;
+    exec_process(&executable, exec, args.preserve_fds)
+}
+
+fn set_host_names(spec: &Spec) -> Result<(), Failure> {
+    if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(hostname).step("set hostname")?;
+    }
+    if let Some(domain) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        sys::set_domainname(domain.as_bytes()).step("set domainname")?;
+    }
+    Ok(())
+}
+
+/// Writes linux.sysctl under the container's /proc/sys (validated to be
+/// namespaced keys only).
+fn write_sysctls(spec: &Spec) -> Result<(), Failure> {
+    let sysctls = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
+    for (key, value) in sysctls.into_iter().flatten() {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        std::fs::write(&path, value)
+            .map_err(|e| format!("{path}: {e}"))
+            .step("write sysctl")?;
+    }
+    Ok(())
+}
+
+struct Exec {
+    args: Vec<CString>,
+    env: Vec<CString>,
+    env_strings: Vec<String>,
+    umask: Mode,
+}
+
+fn prepare_exec(process: &Process) -> Result<Exec, Failure> {
+    let env_strings = process::environment(process);
+    Ok(Exec {
+        args: process::cstrings(process.args().as_deref().unwrap_or_default(), "process.args")
+            .step("prepare arguments")?,
+        env: process::cstrings(&env_strings, "process.env").step("prepare environment")?,
+        env_strings,
+        umask: Mode::from_bits_truncate(process.user().umask().unwrap_or(0o022)),
+    })
+}
+
+/// Blocks until `start` opens the fifo for reading, then tells it we go.
+/// The fifo is reached through our O_PATH fd: its path is outside the rootfs.
+fn wait_for_start(fifo: &OwnedFd) -> Result<(), Failure> {
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let writer = nix::fcntl::open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .step("open exec fifo")?;
+    nix::unistd::write(&writer, b"0").step("signal start")?;
+    Ok(())
+}
+
+fn exec_process(executable: &Path, exec: Exec, preserve_fds: i32) -> Result<Infallible, Failure> {
+    sys::cloexec_from(3 + preserve_fds).step("close inherited fds")?;
+    sys::reset_signals();
+    nix::sys::stat::umask(exec.umask);
+    let path = process::cpath(executable).step("exec")?;
+    nix::unistd::execve(&path, &exec.args, &exec.env).step("exec")
+}

@@ -1,0 +1,38 @@
+//! husk: an OCI container runtime, a drop-in for runc.
+
+mod cli;
+mod container;
+mod error;
+mod init;
+mod logging;
+mod namespaces;
+mod process;
+mod rootfs;
+mod security;
+mod signal;
+mod spec;
+mod state;
+mod sync;
+mod sys;
+
+use clap::Parser;
+
+fn main() {
+    // A parent may have left signals ignored or blocked (an ignored SIGCHLD
+    // leaves nothing to reap); start from the defaults.
+    sys::reset_signals();
+    sys::ensure_stdio_open();
+    let cli = cli::Cli::parse();
+    logging::init(cli.log.as_deref(), cli.log_format, cli.debug);
+    match cli::dispatch(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            let message = error.to_string();
+            logging::error(&message);
+            if logging::has_file() {
+                eprintln!("{message}");
+            }
+            std::process::exit(1);
+        }
+    }
+}

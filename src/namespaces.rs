@@ -1,0 +1,280 @@
+//! Which namespaces the container gets, and how the init enters them.
+//!
+//! New namespaces are created by the clone of the init itself where possible
+//! (one syscall, and the init is pid 1 at once). Namespaces given by `path`
+//! are opened and type-checked by the parent before anything is cloned, so a
+//! wrong path fails early with nothing to clean up.
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::sched::{CloneFlags, setns, unshare};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("config.json: linux.namespaces[{index}].path: {}: {source}", path.display())]
+    Open {
+        index: usize,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config.json: linux.namespaces[{index}].path: {} is not a {expected} namespace", path.display())]
+    WrongType {
+        index: usize,
+        path: PathBuf,
+        expected: String,
+    },
+    #[error("{op} {kind} namespace: {source}")]
+    Sys {
+        op: &'static str,
+        kind: String,
+        source: Errno,
+    },
+    #[error("writing {file}: {source}")]
+    Write {
+        file: String,
+        source: std::io::Error,
+    },
+}
+
+pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CLONE_NEWTIME,
+    }
+}
+
+/// CLONE_NEWTIME; nix's CloneFlags lacks it. It is only valid for unshare
+/// and setns: as a clone(2) flag its bit means a signal number.
+const CLONE_NEWTIME: CloneFlags = CloneFlags::from_bits_retain(0x80);
+
+/// A namespace to join, opened by the parent.
+pub struct Join {
+    pub flag: CloneFlags,
+    pub fd: OwnedFd,
+    pub kind: String,
+}
+
+pub struct NamespacePlan {
+    /// Namespaces to create, as flags.
+    pub new: CloneFlags,
+    /// Namespaces to join, the user namespace first (it decides what the
+    /// others may do), then in config order.
+    pub joins: Vec<Join>,
+}
+
+impl NamespacePlan {
+    pub fn from_spec(spec: &Spec) -> Result<Self, NamespaceError> {
+        let mut plan = NamespacePlan {
+            new: CloneFlags::empty(),
+            joins: Vec::new(),
+        };
+        let list = spec.linux().as_ref().and_then(|l| l.namespaces().as_deref()).unwrap_or_default();
+        for (index, ns) in list.iter().enumerate() {
+            let flag = clone_flag(ns.typ());
+            let Some(path) = ns.path() else {
+                plan.new |= flag;
+                continue;
+            };
+            let file = File::open(path).map_err(|source| NamespaceError::Open {
+                index,
+                path: path.clone(),
+                source,
+            })?;
+            let fd = OwnedFd::from(file);
+            let wrong_type = || NamespaceError::WrongType {
+                index,
+                path: path.clone(),
+                expected: ns.typ().to_string(),
+            };
+            let actual = sys::namespace_type(fd.as_fd()).map_err(|_| wrong_type())?;
+            if actual != flag.bits() {
+                return Err(wrong_type());
+            }
+            let join = Join {
+                flag,
+                fd,
+                kind: ns.typ().to_string(),
+            };
+            if flag == CloneFlags::CLONE_NEWUSER {
+                plan.joins.insert(0, join);
+            } else {
+                plan.joins.push(join);
+            }
+        }
+        Ok(plan)
+    }
+
+    pub fn creates(&self, flag: CloneFlags) -> bool {
+        self.new.contains(flag)
+    }
+
+    fn joins(&self, flag: CloneFlags) -> bool {
+        self.joins.iter().any(|j| j.flag == flag)
+    }
+
+    /// The init can be cloned straight into its namespaces unless it must
+    /// join a user namespace, or join others before creating its own user
+    /// namespace: both need an intermediate process that enters step by step.
+    pub fn needs_intermediate(&self) -> bool {
+        let joins_other = self
+            .joins
+            .iter()
+            .any(|j| j.flag != CloneFlags::CLONE_NEWPID && j.flag != CLONE_NEWTIME);
+        self.joins(CloneFlags::CLONE_NEWUSER) || (self.creates(CloneFlags::CLONE_NEWUSER) && joins_other)
+    }
+
+    /// Flags for the clone of the init. The cgroup namespace is left out: the
+    /// init unshares it once the parent has placed it in its cgroup, so that
+    /// the namespace's root is the container's cgroup. The time namespace
+    /// cannot be a clone(2) flag at all.
+    pub fn clone_flags(&self) -> CloneFlags {
+        self.new - CloneFlags::CLONE_NEWCGROUP - CLONE_NEWTIME
+    }
+
+    /// Parent side, before the clone: pid and time namespaces apply to
+    /// children only, so the parent enters them (or creates the time
+    /// namespace and sets its offsets) and the init is born inside.
+    /// The returned guard puts the parent back.
+    pub fn enter_for_children(&self, spec: &Spec) -> Result<ChildrenGuard, NamespaceError> {
+        let mut guard = ChildrenGuard { restore: Vec::new() };
+        for join in self.joins.iter().filter(|j| j.flag == CloneFlags::CLONE_NEWPID || j.flag == CLONE_NEWTIME) {
+            guard.save(join.flag, &join.kind)?;
+            setns(&join.fd, join.flag).map_err(|source| NamespaceError::Sys {
+                op: "join",
+                kind: join.kind.clone(),
+                source,
+            })?;
+        }
+        if self.creates(CLONE_NEWTIME) {
+            guard.save(CLONE_NEWTIME, "time")?;
+            unshare(CLONE_NEWTIME).map_err(|source| NamespaceError::Sys {
+                op: "create",
+                kind: "time".into(),
+                source,
+            })?;
+            write_time_offsets(spec)?;
+        }
+        Ok(guard)
+    }
+
+    /// Init side: join every namespace given by path that the parent has not
+    /// handled (all but pid and time, unless `all`).
+    pub fn join_paths(&self, all: bool) -> Result<(), NamespaceError> {
+        for join in &self.joins {
+            let for_children = join.flag == CloneFlags::CLONE_NEWPID || join.flag == CLONE_NEWTIME;
+            if for_children && !all {
+                continue;
+            }
+            setns(&join.fd, join.flag).map_err(|source| NamespaceError::Sys {
+                op: "join",
+                kind: join.kind.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Closes the namespace fds; the init must not carry them into exec.
+    pub fn close(&mut self) {
+        self.joins.clear();
+    }
+}
+
+/// Undoes `enter_for_children` when dropped.
+pub struct ChildrenGuard {
+    restore: Vec<(CloneFlags, OwnedFd)>,
+}
+
+impl ChildrenGuard {
+    fn save(&mut self, flag: CloneFlags, kind: &str) -> Result<(), NamespaceError> {
+        let name = if flag == CLONE_NEWTIME { "time" } else { "pid" };
+        let file = File::open(format!("/proc/self/ns/{name}")).map_err(|source| NamespaceError::Write {
+            file: format!("/proc/self/ns/{name} (saving {kind})"),
+            source,
+        })?;
+        self.restore.push((flag, file.into()));
+        Ok(())
+    }
+}
+
+impl Drop for ChildrenGuard {
+    fn drop(&mut self) {
+        for (flag, fd) in self.restore.drain(..).rev() {
+            // The parent's own namespaces can always be re-entered.
+            let _ = setns(&fd, flag);
+        }
+    }
+}
+
+/// Writes linux.timeOffsets to the new time namespace, before any process
+/// is born in it (the kernel refuses later writes).
+pub fn write_time_offsets(spec: &Spec) -> Result<(), NamespaceError> {
+    let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, offset) in offsets {
+        let secs = offset.secs().unwrap_or(0);
+        let nanos = offset.nanosecs().unwrap_or(0);
+        text.push_str(&format!("{clock} {secs} {nanos}\n"));
+    }
+    std::fs::write("/proc/self/timens_offsets", text).map_err(|source| NamespaceError::Write {
+        file: "/proc/self/timens_offsets".into(),
+        source,
+    })
+}
+
+/// Parent side: writes the uid and gid maps of a new user namespace.
+pub fn write_id_maps(pid: nix::unistd::Pid, spec: &Spec) -> Result<(), NamespaceError> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    let format = |maps: &[oci_spec::runtime::LinuxIdMapping]| {
+        maps.iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>()
+    };
+    for (name, maps) in [("uid_map", linux.uid_mappings()), ("gid_map", linux.gid_mappings())] {
+        let file = format!("/proc/{pid}/{name}");
+        let text = format(maps.as_deref().unwrap_or_default());
+        std::fs::write(&file, text).map_err(|source| NamespaceError::Write { file, source })?;
+    }
+    Ok(())
+}
+
+/// Init side, in a fresh network namespace: runc brings `lo` up.
+pub fn bring_up_loopback() -> Result<(), NamespaceError> {
+    sys::loopback_up().map_err(|source| NamespaceError::Sys {
+        op: "bring up lo in",
+        kind: "network".into(),
+        source,
+    })
+}
+
+/// Init side: unshare the namespaces in `flags`.
+pub fn create(flags: CloneFlags) -> Result<(), NamespaceError> {
+    if flags.is_empty() {
+        return Ok(());
+    }
+    unshare(flags).map_err(|source| NamespaceError::Sys {
+        op: "create",
+        kind: format!("{flags:?}"),
+        source,
+    })
+}
+
+pub fn time_flag() -> CloneFlags {
+    CLONE_NEWTIME
+}

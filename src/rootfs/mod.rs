@@ -1,0 +1,214 @@
+//! The container's filesystem view, built in the init's own mount namespace:
+//! `prepare` mounts everything inside the rootfs, `enter` makes it `/`, and
+//! `finalize` applies the read-only and masked paths and a read-only root.
+
+mod cgroupfs;
+mod devices;
+mod mounts;
+pub mod options;
+mod resolve;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::stat::{Mode, SFlag, fstat, makedev};
+use oci_spec::runtime::Spec;
+
+use mounts::{MountContext, mount_entry, remount};
+use resolve::{fd_path, open_in_root};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("{op} {}: {source}", path.display())]
+    Sys {
+        op: String,
+        path: PathBuf,
+        source: Errno,
+    },
+    #[error("config.json: {field}: {message}")]
+    Config { field: String, message: String },
+    #[error("{what}: {message}")]
+    Host { what: String, message: String },
+}
+
+impl RootfsError {
+    pub fn sys(op: &str, path: &Path, source: Errno) -> Self {
+        RootfsError::Sys {
+            op: op.to_string(),
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// What building the rootfs needs to know.
+pub struct RootfsPlan<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: PathBuf,
+    /// The init runs in a new user namespace: devices must be bound, not made.
+    pub user_ns: bool,
+    pub cgroup_ns: bool,
+    pub no_pivot: bool,
+}
+
+/// Mounts the rootfs and every configured mount inside it, and fills /dev.
+pub fn prepare(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
+    let linux = plan.spec.linux().as_ref();
+    let propagation = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(options::propagation_flag)
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
+        .map_err(|e| RootfsError::sys("set propagation of", Path::new("/"), e))?;
+    if propagation.contains(MsFlags::MS_SHARED) {
+        make_parent_mount_private(&plan.rootfs)?;
+    }
+    let rootfs = &plan.rootfs;
+    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| RootfsError::sys("bind rootfs", rootfs, e))?;
+    let root = nix::fcntl::open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RootfsError::sys("open rootfs", rootfs, e))?;
+    let ctx = MountContext {
+        root: root.as_fd(),
+        bundle: plan.bundle,
+        cgroup_ns: plan.cgroup_ns,
+    };
+    let entries = plan.spec.mounts().as_deref().unwrap_or_default();
+    for (index, entry) in entries.iter().enumerate() {
+        mount_entry(&ctx, index, entry)?;
+    }
+    // A /dev bound from elsewhere is taken as it is, as in runc.
+    let dev_is_bound = entries.iter().any(|m| {
+        m.destination() == Path::new("/dev") && options::parse(m.options().as_deref().unwrap_or_default()).is_bind()
+    });
+    if !dev_is_bound {
+        let configured = linux.and_then(|l| l.devices().as_deref()).unwrap_or_default();
+        let old_umask = nix::sys::stat::umask(Mode::empty());
+        let made = devices::create_devices(root.as_fd(), &devices::device_list(configured), plan.user_ns)
+            .and_then(|()| devices::create_symlinks(root.as_fd()));
+        nix::sys::stat::umask(old_umask);
+        made?;
+    }
+    Ok(())
+}
+
+/// pivot_root(2) into the rootfs, or with `--no-pivot` MS_MOVE and chroot.
+pub fn enter(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
+    let rootfs = &plan.rootfs;
+    let err = |op: &'static str| move |e| RootfsError::sys(op, rootfs, e);
+    let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let new_root = nix::fcntl::open(rootfs, flags, Mode::empty()).map_err(err("open"))?;
+    if plan.no_pivot {
+        nix::unistd::fchdir(&new_root).map_err(err("chdir"))?;
+        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(err("move"))?;
+        nix::unistd::chroot(".").map_err(err("chroot"))?;
+    } else {
+        // pivot_root(".", ".") stacks the old root on the new one; detaching
+        // it then leaves only the rootfs (runc's way, with no temporary dir).
+        let old_root = nix::fcntl::open("/", flags, Mode::empty()).map_err(err("open /"))?;
+        nix::unistd::fchdir(&new_root).map_err(err("chdir"))?;
+        nix::unistd::pivot_root(".", ".").map_err(err("pivot_root"))?;
+        nix::unistd::fchdir(&old_root).map_err(err("chdir to old root of"))?;
+        mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+            .map_err(err("make old root a slave, from"))?;
+        umount2(".", MntFlags::MNT_DETACH).map_err(err("detach old root, from"))?;
+    }
+    nix::unistd::chdir("/").map_err(err("chdir / in"))
+}
+
+/// After the pivot: read-only paths, masked paths, and a read-only root.
+pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
+    let root = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RootfsError::sys("open", Path::new("/"), e))?;
+    if let Some(linux) = spec.linux() {
+        for path in linux.readonly_paths().iter().flatten() {
+            make_readonly(&root, Path::new(path))?;
+        }
+        let masked = linux.masked_paths().as_deref().unwrap_or_default();
+        if !masked.is_empty() {
+            let null = verified_dev_null(&root)?;
+            for path in masked {
+                mask(&root, &null, Path::new(path))?;
+            }
+        }
+    }
+    if spec.root().as_ref().is_some_and(|r| r.readonly() == Some(true)) {
+        remount(&root, Path::new("/"), MsFlags::MS_RDONLY)?;
+    }
+    Ok(())
+}
+
+/// Opens a path inside the container, or None if it does not exist.
+fn open_existing(root: &OwnedFd, path: &Path) -> Result<Option<OwnedFd>, RootfsError> {
+    match open_in_root(root.as_fd(), path, OFlag::O_PATH) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(RootfsError::sys("open", path, e)),
+    }
+}
+
+fn make_readonly(root: &OwnedFd, path: &Path) -> Result<(), RootfsError> {
+    let Some(fd) = open_existing(root, path)? else {
+        return Ok(());
+    };
+    mount(Some(&fd_path(&fd)), &fd_path(&fd), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| RootfsError::sys("bind", path, e))?;
+    let Some(mounted) = open_existing(root, path)? else {
+        return Ok(());
+    };
+    remount(&mounted, path, MsFlags::MS_RDONLY | MsFlags::MS_REC)
+}
+
+/// The container's /dev/null, checked to be the real null device: a rootfs
+/// could have put a symlink or another file there to have husk bind it over
+/// the paths it masks (CVE-2025-31133).
+fn verified_dev_null(root: &OwnedFd) -> Result<OwnedFd, RootfsError> {
+    let path = Path::new("/dev/null");
+    let fd = open_in_root(root.as_fd(), path, OFlag::O_PATH | OFlag::O_NOFOLLOW)
+        .map_err(|e| RootfsError::sys("open", path, e))?;
+    let st = fstat(&fd).map_err(|e| RootfsError::sys("stat", path, e))?;
+    let is_char = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFCHR;
+    if !is_char || st.st_rdev != makedev(1, 3) {
+        return Err(RootfsError::Host {
+            what: "/dev/null in the container".into(),
+            message: "is not the null device (1:3); refusing to use it to mask paths".into(),
+        });
+    }
+    Ok(fd)
+}
+
+fn mask(root: &OwnedFd, null: &OwnedFd, path: &Path) -> Result<(), RootfsError> {
+    let Some(fd) = open_existing(root, path)? else {
+        return Ok(());
+    };
+    let st = fstat(&fd).map_err(|e| RootfsError::sys("stat", path, e))?;
+    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    let result = if is_dir {
+        mount(Some("tmpfs"), &fd_path(&fd), Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+    } else {
+        mount(Some(&fd_path(null)), &fd_path(&fd), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+    };
+    result.map_err(|e| RootfsError::sys("mask", path, e))
+}
+
+/// pivot_root refuses a new root whose parent mount is shared; with a shared
+/// rootfsPropagation, make just that parent private.
+fn make_parent_mount_private(rootfs: &Path) -> Result<(), RootfsError> {
+    let host_err = |e: procfs::ProcError| RootfsError::Host {
+        what: "reading mountinfo".into(),
+        message: e.to_string(),
+    };
+    let infos = procfs::process::Process::myself().and_then(|p| p.mountinfo()).map_err(host_err)?;
+    let parent = infos
+        .into_iter()
+        .filter(|m| rootfs.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.as_os_str().len())
+        .map(|m| m.mount_point)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    mount(None::<&str>, &parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(|e| RootfsError::sys("make private", &parent, e))
+}

@@ -1,0 +1,151 @@
+//! Loading `config.json`: parse, drop what may be dropped with a warning, and
+//! reject what cannot be applied, naming the file and the field.
+//!
+//! Unknown fields and newer `ociVersion`s are accepted on purpose: engines add
+//! fields before runtimes know them, and rejecting them breaks every container.
+
+mod default;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Capability, Spec};
+use serde_json::Value;
+
+pub use default::{OCI_VERSION, default_config};
+
+pub const CONFIG_FILE: &str = "config.json";
+
+/// An error in the bundle's configuration. It always names the file, and the
+/// field path (`linux.namespaces[2].type`) when one applies.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{file}: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: invalid JSON at line {line} column {column}: {message}")]
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: {field}: {message}")]
+    Field {
+        file: PathBuf,
+        field: String,
+        message: String,
+    },
+}
+
+/// A loaded, validated configuration and the warnings met on the way.
+pub struct Loaded {
+    pub spec: Spec,
+    pub file: PathBuf,
+    pub warnings: Vec<String>,
+}
+
+/// Reads and validates `<bundle>/config.json`.
+pub fn load(bundle: &Path) -> Result<Loaded, SpecError> {
+    let file = bundle.join(CONFIG_FILE);
+    let bytes = std::fs::read(&file).map_err(|source| SpecError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    parse(&bytes, file, bundle)
+}
+
+/// Parses and validates configuration bytes; `file` is only used in messages,
+/// `bundle` resolves relative paths such as `root.path`.
+pub fn parse(bytes: &[u8], file: PathBuf, bundle: &Path) -> Result<Loaded, SpecError> {
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| SpecError::Syntax {
+        file: file.clone(),
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(&e.to_string()),
+    })?;
+    let mut warnings = drop_unknown_capabilities(&mut value);
+    let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| SpecError::Field {
+        file: file.clone(),
+        field: e.path().to_string(),
+        message: friendly_serde_message(&e.path().to_string(), &e.inner().to_string()),
+    })?;
+    let field_error = |field: String, message: String| SpecError::Field {
+        file: file.clone(),
+        field,
+        message,
+    };
+    validate::validate(&spec, bundle, &mut warnings)
+        .map_err(|(field, message)| field_error(field, message))?;
+    Ok(Loaded {
+        spec,
+        file,
+        warnings,
+    })
+}
+
+/// The rootfs directory of a bundle: `root.path`, relative to the bundle.
+pub fn rootfs_path(spec: &Spec, bundle: &Path) -> PathBuf {
+    let root = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
+    if root.is_absolute() {
+        root
+    } else {
+        bundle.join(root)
+    }
+}
+
+/// Removes capability names this build does not know, one warning each, so
+/// that a profile written for a newer kernel still runs.
+fn drop_unknown_capabilities(config: &mut Value) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let Some(sets) = config
+        .pointer_mut("/process/capabilities")
+        .and_then(Value::as_object_mut)
+    else {
+        return warnings;
+    };
+    for (set, names) in sets.iter_mut() {
+        let Some(names) = names.as_array_mut() else {
+            continue;
+        };
+        let mut index = 0;
+        names.retain(|name| {
+            let known = serde_json::from_value::<Capability>(name.clone()).is_ok();
+            if !known {
+                warnings.push(format!(
+                    "process.capabilities.{set}[{index}]: unknown capability {name}, ignored"
+                ));
+            }
+            index += 1;
+            known
+        });
+    }
+    warnings
+}
+
+/// serde_json appends " at line X column Y" to messages; we print it ourselves.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(cut) => message[..cut].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Turns serde's wording into the words a user of the spec expects.
+fn friendly_serde_message(field: &str, message: &str) -> String {
+    let unknown = message
+        .strip_prefix("unknown variant `")
+        .and_then(|rest| rest.split('`').next());
+    match unknown {
+        Some(value) if field.starts_with("linux.namespaces[") => {
+            format!("unknown namespace {value:?}")
+        }
+        Some(value) => format!("unknown value {value:?}"),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+/// A bundle directory with a rootfs, for specs whose root must exist.
+fn bundle() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("husk-spec-test-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+    dir
+}
+
+fn base() -> serde_json::Value {
+    let mut config = default_config(false);
+    config["process"]["terminal"] = false.into();
+    config
+}
+
+fn check(config: &serde_json::Value) -> Result<Loaded, SpecError> {
+    let bytes = serde_json::to_vec(config).unwrap();
+    parse(&bytes, PathBuf::from("config.json"), &bundle())
+}
+
+fn error_of(config: &serde_json::Value) -> String {
+    match check(config) {
+        Ok(_) => panic!("config was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn default_config_is_valid() {
+    let loaded = check(&base()).expect("valid");
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn broken_json_names_line_and_column() {
+    let err = parse(b"{\n \"ociVersion\": ", PathBuf::from("config.json"), Path::new("/")).unwrap_err();
+    assert!(err.to_string().starts_with("config.json: invalid JSON at line 2"), "{err}");
+}
+
+#[test]
+fn unknown_namespace_names_the_field() {
+    let mut c = base();
+    c["linux"]["namespaces"][2]["type"] = "netw".into();
+    assert_eq!(error_of(&c), "config.json: linux.namespaces[2].type: unknown namespace \"netw\"");
+}
+
+#[test]
+fn missing_args_and_relative_cwd() {
+    let mut c = base();
+    c["process"].as_object_mut().unwrap().remove("args");
+    assert!(error_of(&c).starts_with("config.json: process.args:"));
+    let mut c = base();
+    c["process"]["cwd"] = "tmp".into();
+    assert!(error_of(&c).starts_with("config.json: process.cwd:"));
+}
+
+#[test]
+fn relative_masked_path() {
+    let mut c = base();
+    c["linux"]["maskedPaths"][1] = "proc/kcore".into();
+    assert_eq!(
+        error_of(&c),
+        "config.json: linux.maskedPaths[1]: \"proc/kcore\" is not an absolute path"
+    );
+}
+
+#[test]
+fn missing_rootfs() {
+    let mut c = base();
+    c["root"]["path"] = "no-such-rootfs".into();
+    assert!(error_of(&c).starts_with("config.json: root.path: rootfs "));
+}
+
+#[test]
+fn unknown_fields_and_newer_versions_are_accepted() {
+    let mut c = base();
+    c["ociVersion"] = "1.9.0".into();
+    c["someFutureField"] = serde_json::json!({"x": 1});
+    c["linux"]["futureLinuxField"] = true.into();
+    assert!(check(&c).is_ok());
+}
+
+#[test]
+fn unknown_capabilities_warn() {
+    let mut c = base();
+    c["process"]["capabilities"]["bounding"][1] = "CAP_FROM_THE_FUTURE".into();
+    let loaded = check(&c).expect("accepted");
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(loaded.warnings[0].contains("process.capabilities.bounding[1]"));
+}
+
+#[test]
+fn duplicate_namespace_and_missing_mount_namespace() {
+    let mut c = base();
+    c["linux"]["namespaces"][1]["type"] = "pid".into();
+    assert!(error_of(&c).contains("duplicate namespace"));
+    let mut c = base();
+    c["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
+    c.as_object_mut().unwrap().remove("hostname");
+    assert!(error_of(&c).starts_with("config.json: linux.namespaces: a mount namespace"));
+}
+
+#[test]
+fn hostname_needs_uts_namespace() {
+    let mut c = base();
+    c["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]);
+    assert!(error_of(&c).starts_with("config.json: hostname:"));
+}
+
+#[test]
+fn user_namespace_needs_mappings() {
+    let mut c = base();
+    c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
+    assert!(error_of(&c).starts_with("config.json: linux.uidMappings:"));
+}
+
+#[test]
+fn sysctls_must_be_namespaced() {
+    let mut c = base();
+    c["linux"]["sysctl"] = serde_json::json!({"kernel.panic": "1"});
+    assert!(error_of(&c).starts_with("config.json: linux.sysctl.kernel.panic:"));
+    let mut c = base();
+    c["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"});
+    assert!(check(&c).is_ok());
+}
+
+#[test]
+fn rlimit_and_bind_checks() {
+    let mut c = base();
+    c["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]);
+    assert!(error_of(&c).starts_with("config.json: process.rlimits[0]:"));
+    let mut c = base();
+    c["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]);
+    assert!(error_of(&c).starts_with("config.json: process.rlimits[0].type:"));
+    let mut c = base();
+    c["mounts"][0] = serde_json::json!({"destination": "/x", "options": ["bind"]});
+    assert!(error_of(&c).starts_with("config.json: mounts[0].source:"));
+}
+
+#[test]
+fn unsupported_features_are_errors_not_silence() {
+    let mut c = base();
+    c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
+    assert!(error_of(&c).starts_with("config.json: linux.seccomp:"));
+}

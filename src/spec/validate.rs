@@ -1,0 +1,328 @@
+//! Checks of a parsed spec that serde's types cannot express. Each failure is
+//! a `(field path, message)` pair; `spec::parse` adds the file name.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::rootfs::options;
+
+pub type Invalid = (String, String);
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+    (field.into(), message.into())
+}
+
+pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Result<(), Invalid> {
+    process(spec)?;
+    root(spec, bundle)?;
+    let namespaces = namespaces(spec)?;
+    uts_and_time(spec, &namespaces)?;
+    mounts(spec, warnings)?;
+    linux_paths(spec)?;
+    sysctl(spec, &namespaces)?;
+    unsupported(spec, warnings)
+}
+
+fn absolute(field: String, path: &str) -> Result<(), Invalid> {
+    if path.starts_with('/') {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("{path:?} is not an absolute path")))
+    }
+}
+
+fn process(spec: &Spec) -> Result<(), Invalid> {
+    let Some(process) = spec.process() else {
+        return Err(invalid("process", "is required"));
+    };
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(invalid("process.args", "must name the program to run"));
+    }
+    absolute("process.cwd".into(), &process.cwd().to_string_lossy())?;
+    if process.terminal() == Some(true) {
+        return Err(invalid(
+            "process.terminal",
+            "terminals are not supported by this husk build yet",
+        ));
+    }
+    for (i, env) in process.env().iter().flatten().enumerate() {
+        if !env.contains('=') {
+            return Err(invalid(format!("process.env[{i}]"), format!("{env:?} is not KEY=VALUE")));
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, rlimit) in process.rlimits().iter().flatten().enumerate() {
+        let field = format!("process.rlimits[{i}]");
+        if !seen.insert(format!("{:?}", rlimit.typ())) {
+            return Err(invalid(field, format!("duplicate rlimit {:?}", rlimit.typ())));
+        }
+        if rlimit.soft() > rlimit.hard() {
+            return Err(invalid(field, "soft limit is above the hard limit"));
+        }
+    }
+    if let Some(label) = process.apparmor_profile().as_deref().filter(|s| !s.is_empty()) {
+        return Err(invalid(
+            "process.apparmorProfile",
+            format!("AppArmor profile {label:?} requested, but this husk build does not apply AppArmor yet"),
+        ));
+    }
+    if let Some(label) = process.selinux_label().as_deref().filter(|s| !s.is_empty()) {
+        return Err(invalid(
+            "process.selinuxLabel",
+            format!("SELinux label {label:?} requested, but this husk build does not apply SELinux yet"),
+        ));
+    }
+    Ok(())
+}
+
+fn root(spec: &Spec, bundle: &Path) -> Result<(), Invalid> {
+    let Some(root) = spec.root() else {
+        return Err(invalid("root", "is required"));
+    };
+    if root.path().as_os_str().is_empty() {
+        return Err(invalid("root.path", "must not be empty"));
+    }
+    let rootfs = super::rootfs_path(spec, bundle);
+    match std::fs::metadata(&rootfs) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(invalid("root.path", format!("{} is not a directory", rootfs.display()))),
+        Err(e) => Err(invalid("root.path", format!("rootfs {}: {e}", rootfs.display()))),
+    }
+}
+
+/// What the namespace list asks for: the types that are new or joined.
+pub struct NamespaceSet {
+    present: HashSet<LinuxNamespaceType>,
+    new: HashSet<LinuxNamespaceType>,
+}
+
+impl NamespaceSet {
+    fn has(&self, t: LinuxNamespaceType) -> bool {
+        self.present.contains(&t)
+    }
+    fn is_new(&self, t: LinuxNamespaceType) -> bool {
+        self.new.contains(&t)
+    }
+}
+
+fn namespaces(spec: &Spec) -> Result<NamespaceSet, Invalid> {
+    let mut set = NamespaceSet {
+        present: HashSet::new(),
+        new: HashSet::new(),
+    };
+    let list = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    for (i, ns) in list.iter().enumerate() {
+        let field = format!("linux.namespaces[{i}]");
+        if !set.present.insert(ns.typ()) {
+            return Err(invalid(
+                format!("{field}.type"),
+                format!("duplicate namespace {:?}", ns.typ().to_string()),
+            ));
+        }
+        match ns.path() {
+            Some(path) => absolute(format!("{field}.path"), &path.to_string_lossy())?,
+            None => {
+                set.new.insert(ns.typ());
+            }
+        }
+    }
+    if !set.has(LinuxNamespaceType::Mount) {
+        return Err(invalid(
+            "linux.namespaces",
+            "a mount namespace is required: husk never changes the host's mounts",
+        ));
+    }
+    let linux = spec.linux().as_ref();
+    let has_maps = linux.is_some_and(|l| {
+        l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || l.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+    });
+    if set.is_new(LinuxNamespaceType::User) {
+        let uid = linux.and_then(|l| l.uid_mappings().as_ref()).is_some_and(|m| !m.is_empty());
+        let gid = linux.and_then(|l| l.gid_mappings().as_ref()).is_some_and(|m| !m.is_empty());
+        if !uid {
+            return Err(invalid("linux.uidMappings", "a new user namespace needs uid mappings"));
+        }
+        if !gid {
+            return Err(invalid("linux.gidMappings", "a new user namespace needs gid mappings"));
+        }
+    } else if has_maps {
+        return Err(invalid(
+            "linux.uidMappings",
+            "id mappings are only valid with a new user namespace",
+        ));
+    }
+    Ok(set)
+}
+
+fn uts_and_time(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
+    let uts = ns.is_new(LinuxNamespaceType::Uts);
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !uts {
+        return Err(invalid("hostname", "setting the hostname needs a new uts namespace"));
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !uts {
+        return Err(invalid("domainname", "setting the domainname needs a new uts namespace"));
+    }
+    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
+    if let Some(offsets) = offsets.filter(|o| !o.is_empty()) {
+        if !ns.is_new(LinuxNamespaceType::Time) {
+            return Err(invalid("linux.timeOffsets", "time offsets need a new time namespace"));
+        }
+        for clock in offsets.keys() {
+            if clock != "monotonic" && clock != "boottime" {
+                return Err(invalid(
+                    format!("linux.timeOffsets.{clock}"),
+                    "only \"monotonic\" and \"boottime\" clocks have offsets",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
+    for (i, mount) in spec.mounts().iter().flatten().enumerate() {
+        let field = format!("mounts[{i}]");
+        let destination = mount.destination().to_string_lossy();
+        if destination.is_empty() {
+            return Err(invalid(format!("{field}.destination"), "must not be empty"));
+        }
+        if !destination.starts_with('/') {
+            warnings.push(format!(
+                "{field}.destination: {destination:?} is relative (deprecated); taken as relative to /"
+            ));
+        }
+        let opts = options::parse(mount.options().as_deref().unwrap_or_default());
+        if opts.idmap || mount.uid_mappings().is_some() || mount.gid_mappings().is_some() {
+            return Err(invalid(
+                format!("{field}.options"),
+                "id-mapped mounts are not supported by this husk build yet",
+            ));
+        }
+        if opts.tmpcopyup {
+            return Err(invalid(
+                format!("{field}.options"),
+                "tmpcopyup is not supported by this husk build yet",
+            ));
+        }
+        let typ = mount.typ().as_deref().unwrap_or("");
+        let bind = opts.is_bind() || typ == "bind";
+        if bind && mount.source().is_none() {
+            return Err(invalid(format!("{field}.source"), "a bind mount needs a source"));
+        }
+        if !bind && typ.is_empty() {
+            return Err(invalid(format!("{field}.type"), "is required unless the mount is a bind mount"));
+        }
+    }
+    Ok(())
+}
+
+fn linux_paths(spec: &Spec) -> Result<(), Invalid> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    for (i, path) in linux.masked_paths().iter().flatten().enumerate() {
+        absolute(format!("linux.maskedPaths[{i}]"), path)?;
+    }
+    for (i, path) in linux.readonly_paths().iter().flatten().enumerate() {
+        absolute(format!("linux.readonlyPaths[{i}]"), path)?;
+    }
+    for (i, device) in linux.devices().iter().flatten().enumerate() {
+        absolute(format!("linux.devices[{i}].path"), &device.path().to_string_lossy())?;
+    }
+    if let Some(propagation) = linux.rootfs_propagation().as_deref().filter(|p| !p.is_empty())
+        && options::propagation_flag(propagation).is_none()
+    {
+        return Err(invalid(
+            "linux.rootfsPropagation",
+            format!("unknown propagation {propagation:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Only sysctls that belong to a namespace of the container may be set, as in
+/// runc: anything else would change the host.
+fn sysctl(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
+    let sysctls = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
+    for key in sysctls.into_iter().flat_map(|s| s.keys()) {
+        let field = format!("linux.sysctl.{key}");
+        let ipc = matches!(key.as_str(), "kernel.msgmax" | "kernel.msgmnb" | "kernel.msgmni"
+            | "kernel.sem" | "kernel.shmall" | "kernel.shmmax" | "kernel.shmmni"
+            | "kernel.shm_rmid_forced")
+            || key.starts_with("fs.mqueue.");
+        let needs = if ipc {
+            LinuxNamespaceType::Ipc
+        } else if key.starts_with("net.") {
+            LinuxNamespaceType::Network
+        } else if key == "kernel.hostname" || key == "kernel.domainname" {
+            LinuxNamespaceType::Uts
+        } else {
+            return Err(invalid(field, "is not namespaced: setting it would change the host"));
+        };
+        if !ns.has(needs) {
+            return Err(invalid(
+                field,
+                format!("needs a private {} namespace", needs.to_string()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fields husk cannot apply yet. Asking for one is an error, never a silent
+/// no-op, except resource limits, which are only warned about until the
+/// cgroup support lands.
+fn unsupported(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
+    let not_yet = |field: &str| Err(invalid(field, "is not supported by this husk build yet"));
+    if spec.hooks().is_some() {
+        return not_yet("hooks");
+    }
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    if linux.seccomp().is_some() {
+        return not_yet("linux.seccomp");
+    }
+    if linux.mount_label().as_deref().is_some_and(|l| !l.is_empty()) {
+        return not_yet("linux.mountLabel");
+    }
+    if linux.personality().is_some() {
+        return not_yet("linux.personality");
+    }
+    if linux.intel_rdt().is_some() {
+        return not_yet("linux.intelRdt");
+    }
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return not_yet("linux.netDevices");
+    }
+    if linux.memory_policy().is_some() {
+        return not_yet("linux.memoryPolicy");
+    }
+    if let Some(process) = spec.process() {
+        if process.scheduler().is_some() {
+            return not_yet("process.scheduler");
+        }
+        if process.io_priority().is_some() {
+            return not_yet("process.ioPriority");
+        }
+        if process.exec_cpu_affinity().is_some() {
+            return not_yet("process.execCPUAffinity");
+        }
+    }
+    if let Some(resources) = linux.resources() {
+        let only_default_devices = resources.devices().is_some()
+            && serde_json::to_value(resources)
+                .ok()
+                .and_then(|v| v.as_object().map(|o| o.len() == 1))
+                .unwrap_or(false);
+        if !only_default_devices {
+            warnings.push(
+                "linux.resources: cgroup limits are not enforced by this husk build yet".into(),
+            );
+        }
+    }
+    Ok(())
+}

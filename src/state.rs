@@ -1,0 +1,257 @@
+//! The container state store: one directory per container under `--root`,
+//! holding `state.json` and, until `start`, the `exec.fifo` the init waits on.
+//!
+//! The status is never stored: it is derived from whether the init is alive
+//! (its pid *and* start time, so a recycled pid is not mistaken for it) and
+//! whether the fifo still exists, as runc does. Nothing has to be rewritten
+//! when the container starts or exits.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::OCI_VERSION;
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("container \"{0}\" does not exist")]
+    NotExist(String),
+    #[error("container with id exists: {0}")]
+    Exists(String),
+    #[error("invalid container id format: {0:?}")]
+    BadId(String),
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// What husk remembers about a container between invocations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Container {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// The init's pid in husk's pid namespace.
+    pub pid: i32,
+    /// The init's start time (field 22 of /proc/PID/stat), to tell it from a
+    /// later process that reuses the pid.
+    pub pid_start: u64,
+    pub created: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    #[serde(default)]
+    pub owner: String,
+}
+
+/// `--root`: where the containers' directories live.
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A container directory being created; removed on drop unless kept.
+pub struct Reservation {
+    pub dir: PathBuf,
+    keep: bool,
+}
+
+impl Reservation {
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Container ids as runc accepts them: letters, digits, `_+-.`, and not
+/// `.` or `..`, so an id can never name a path outside the store.
+pub fn validate_id(id: &str) -> Result<(), StateError> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "_+-.".contains(c);
+    if id.is_empty() || id == "." || id == ".." || id.len() > 1024 || !id.chars().all(ok_char) {
+        return Err(StateError::BadId(id.to_string()));
+    }
+    Ok(())
+}
+
+impl Store {
+    pub fn new(root: PathBuf) -> Self {
+        Store { root }
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// Claims the directory for a new container; fails if the id is taken.
+    pub fn reserve(&self, id: &str) -> Result<Reservation, StateError> {
+        validate_id(id)?;
+        let io = |op, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StateError::Io { op, path, source }
+        };
+        std::fs::create_dir_all(&self.root).map_err(io("create state root", &self.root))?;
+        let dir = self.dir(id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => Ok(Reservation { dir, keep: false }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StateError::Exists(id.to_string())),
+            Err(e) => Err(io("create", &dir)(e)),
+        }
+    }
+
+    pub fn load(&self, id: &str) -> Result<Container, StateError> {
+        validate_id(id)?;
+        let path = self.dir(id).join(STATE_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StateError::NotExist(id.to_string())),
+            Err(source) => return Err(StateError::Io { op: "read", path, source }),
+        };
+        serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })
+    }
+
+    /// Writes state.json atomically: readers see the old or the new file.
+    pub fn save(&self, container: &Container) -> Result<(), StateError> {
+        let dir = self.dir(&container.id);
+        let path = dir.join(STATE_FILE);
+        let tmp = dir.join(".state.json.tmp");
+        let io = |op| {
+            let path = path.clone();
+            move |source| StateError::Io { op, path, source }
+        };
+        let bytes = serde_json::to_vec(container).expect("state serialises");
+        let mut file = std::fs::File::create(&tmp).map_err(io("create"))?;
+        file.write_all(&bytes).map_err(io("write"))?;
+        std::fs::rename(&tmp, &path).map_err(io("rename"))
+    }
+
+    /// Every container with a readable state, sorted by id.
+    pub fn list(&self) -> Vec<Container> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        let mut found: Vec<Container> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter_map(|id| self.load(&id).ok())
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found
+    }
+
+    /// Removes a container's directory; a missing one is not an error.
+    pub fn remove(&self, id: &str) -> Result<(), StateError> {
+        validate_id(id)?;
+        let dir = self.dir(id);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(StateError::Io { op: "remove", path: dir, source: e })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The container's status, derived from the living process and the fifo.
+    pub fn status(&self, container: &Container) -> Status {
+        if !process_alive(container.pid, container.pid_start) {
+            Status::Stopped
+        } else if self.dir(&container.id).join(EXEC_FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// The OCI state, in runc's shape (runc adds rootfs, created and owner).
+    pub fn oci_state(&self, container: &Container) -> serde_json::Value {
+        let status = self.status(container);
+        let pid = if status == Status::Stopped { 0 } else { container.pid };
+        let mut state = serde_json::json!({
+            "ociVersion": OCI_VERSION,
+            "id": container.id,
+            "pid": pid,
+            "status": status.as_str(),
+            "bundle": container.bundle,
+            "rootfs": container.rootfs,
+            "created": container.created,
+            "owner": container.owner,
+        });
+        if !container.annotations.is_empty() {
+            state["annotations"] = serde_json::json!(container.annotations);
+        }
+        state
+    }
+}
+
+/// The start time of a live (not zombie) process, or None.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    (stat.state != 'Z' && stat.state != 'X').then_some(stat.starttime)
+}
+
+pub fn process_alive(pid: i32, started: u64) -> bool {
+    pid > 0 && start_time(pid) == Some(started)
+}
+
+/// The current time as RFC 3339 with nanoseconds, as runc writes it.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_ids() {
+        for good in ["a", "web-1", "x_y.z+1", "0123456789abcdef"] {
+            assert!(validate_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "ü", "a\0b"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn own_process_is_alive_and_wrong_start_time_is_not() {
+        let me = std::process::id() as i32;
+        let started = start_time(me).expect("own stat");
+        assert!(process_alive(me, started));
+        assert!(!process_alive(me, started + 1));
+        assert!(!process_alive(0, 0));
+    }
+}

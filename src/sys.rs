@@ -1,0 +1,165 @@
+//! The thin layer of raw syscalls that neither `nix` nor `libc` wrap safely.
+//!
+//! Every `unsafe` block of husk lives here, each with a SAFETY note. The rest of
+//! the code calls these functions and gets `nix::Result` back, like any other
+//! nix call.
+
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+/// What `fork_into` returns in each of the two processes.
+pub enum Forked {
+    Parent(Pid),
+    Child,
+}
+
+/// `clone(2)` used like `fork(2)`, but with namespace flags: the child starts
+/// in the new namespaces named by `flags` and sends SIGCHLD when it exits.
+pub fn fork_into(flags: libc::c_int) -> nix::Result<Forked> {
+    // SAFETY: with a null stack pointer, clone behaves like fork: the child
+    // continues on a copy of the parent's stack. husk calls this only while it
+    // is single-threaded (no thread is ever spawned before a clone), so the
+    // child holds no lock another thread could own, and may allocate freely.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    match Errno::result(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(Pid::from_raw(pid as libc::pid_t))),
+    }
+}
+
+/// Ends the calling process at once, without running Rust destructors or
+/// atexit handlers that belong to the parent's copy of the state.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no memory of ours.
+    unsafe { libc::_exit(code) }
+}
+
+/// Marks every fd from `first` upwards close-on-exec, so that exec drops them.
+pub fn cloexec_from(first: RawFd) -> nix::Result<()> {
+    // SAFETY: close_range only changes fd flags; the range is plain integers.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
+/// Joins a new anonymous session keyring, named like runc's.
+pub fn join_session_keyring(name: &CStr) -> nix::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    Errno::result(ret).map(drop)
+}
+
+/// Sets the NIS domain name of the current UTS namespace.
+pub fn set_domainname(name: &[u8]) -> nix::Result<()> {
+    // SAFETY: the pointer and length describe `name`, which outlives the call.
+    let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    Errno::result(ret).map(drop)
+}
+
+/// Asks the kernel which namespace type an nsfs fd refers to (`NS_GET_NSTYPE`).
+pub fn namespace_type(fd: BorrowedFd<'_>) -> nix::Result<libc::c_int> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
+    // SAFETY: NS_GET_NSTYPE takes no argument and only returns an int.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
+    Errno::result(ret)
+}
+
+/// Brings the loopback interface of the current network namespace up, as runc
+/// does for every new network namespace.
+pub fn loopback_up() -> nix::Result<()> {
+    // SAFETY: socket returns a new fd or -1; we own it at once.
+    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    let sock = unsafe { OwnedFd::from_raw_fd(Errno::result(sock)?) };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: `req` is a valid ifreq that lives across both ioctls.
+    Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })?;
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(drop)
+}
+
+/// Resets every signal to its default action and unblocks them all, so that a
+/// husk started with SIGCHLD ignored (or anything blocked) behaves normally,
+/// and the container process does not inherit husk's dispositions.
+pub fn reset_signals() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition; failures (for the
+        // signals glibc reserves) are harmless and ignored.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: an empty, initialised set passed to sigprocmask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Sets and clears mount attributes on the mount at `fd` and every mount
+/// below it (mount_setattr(2) with AT_RECURSIVE).
+pub fn mount_setattr_recursive(fd: BorrowedFd<'_>, set: u64, clear: u64) -> nix::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `attr` is a valid mount_attr whose size we pass; the empty path
+    // with AT_EMPTY_PATH makes the kernel act on `fd` itself.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
+/// kill(2) with a raw signal number: nix's Signal type has no real-time
+/// signals, which `husk kill` must be able to send.
+pub fn kill_raw(pid: i32, signal: i32) -> nix::Result<()> {
+    // SAFETY: kill takes two integers and touches no memory.
+    Errno::result(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// Opens /dev/null on any of fds 0, 1 and 2 that is closed, so that no fd
+/// husk opens later lands there and reaches the container as its stdio.
+pub fn ensure_stdio_open() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only queries the fd table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // SAFETY: a constant NUL-terminated path; the fd it returns is
+            // the lowest free one, which is `fd`, and stays open for good.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
