@@ -27,8 +27,8 @@ pub struct Cli {
     /// Manage cgroups through systemd.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto.
-    #[arg(long, global = true, value_parser = ["true", "false", "auto"])]
+    /// Rootless mode: true, false or auto (before the command, as in runc).
+    #[arg(long, value_parser = ["true", "false", "auto"])]
     pub rootless: Option<String>,
     /// Path to criu (accepted for runc compatibility).
     #[arg(long, global = true, hide = true)]

@@ -55,6 +55,15 @@ pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
+/// A namespace type as the spec spells it ("network", "mount"); Display
+/// gives the kernel's short names ("net", "mnt"), which config.json rejects.
+pub fn spec_name(t: LinuxNamespaceType) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| t.to_string())
+}
+
 /// CLONE_NEWTIME; nix's CloneFlags lacks it. It is only valid for unshare
 /// and setns: as a clone(2) flag its bit means a signal number.
 const CLONE_NEWTIME: CloneFlags = CloneFlags::from_bits_retain(0x80);
@@ -96,7 +105,7 @@ impl NamespacePlan {
             let wrong_type = || NamespaceError::WrongType {
                 index,
                 path: path.clone(),
-                expected: ns.typ().to_string(),
+                expected: spec_name(ns.typ()),
             };
             let actual = sys::namespace_type(fd.as_fd()).map_err(|_| wrong_type())?;
             if actual != flag.bits() {

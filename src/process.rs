@@ -17,7 +17,7 @@ pub enum ProcessError {
     Sys { op: String, source: Errno },
     #[error("exec: {arg0:?}: executable file not found in $PATH")]
     NotInPath { arg0: String },
-    #[error("exec: {arg0:?}: stat {arg0}: {source}")]
+    #[error("exec: {arg0:?}: stat {arg0}: {}", go_strerror(*source))]
     NotFound { arg0: String, source: Errno },
     #[error("exec: {arg0:?}: {reason}")]
     NotExecutable { arg0: String, reason: String },
@@ -25,6 +25,17 @@ pub enum ProcessError {
     Cwd { cwd: String, reason: String },
     #[error("{what}: contains a NUL byte")]
     Nul { what: String },
+}
+
+/// An errno worded as Go words it ("no such file or directory"): engines
+/// match these exact strings in runc's errors (Docker maps them to 127).
+fn go_strerror(errno: Errno) -> String {
+    let desc = errno.desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => desc.to_string(),
+    }
 }
 
 fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> ProcessError {

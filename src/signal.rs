@@ -1,4 +1,5 @@
-//! Signal names and numbers as `kill` accepts them: `KILL`, `SIGKILL`, `9`,
+//! Signal names and numbers as `kill` accepts them: `KILL`, `SIGKILL`, `9`
+//! (and `0`, which only checks that the process exists),
 //! and the real-time forms `RTMIN+3` and `SIGRTMAX-1`.
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +50,7 @@ const RTMAX: i32 = 64;
 pub fn parse(text: &str) -> Result<i32, BadSignal> {
     let bad = || BadSignal(text.to_string());
     if let Ok(number) = text.parse::<i32>() {
-        return (1..=RTMAX).contains(&number).then_some(number).ok_or_else(bad);
+        return (0..=RTMAX).contains(&number).then_some(number).ok_or_else(bad);
     }
     let upper = text.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -84,6 +85,7 @@ mod tests {
         assert_eq!(parse("SIGKILL").unwrap(), 9);
         assert_eq!(parse("sigterm").unwrap(), 15);
         assert_eq!(parse("9").unwrap(), 9);
+        assert_eq!(parse("0").unwrap(), 0, "0 probes for existence, as in runc");
         assert_eq!(parse("15").unwrap(), 15);
         assert_eq!(parse("WINCH").unwrap(), libc::SIGWINCH);
     }
@@ -99,7 +101,7 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for bad in ["", "0", "65", "-9", "SIGFOO", "KILLME", "SIG"] {
+        for bad in ["", "65", "-9", "SIGFOO", "KILLME", "SIG"] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

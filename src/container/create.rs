@@ -18,6 +18,7 @@ use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
 use crate::init::{self, InitArgs};
+use crate::logging;
 use crate::namespaces::{self, NamespacePlan};
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, Store};
@@ -35,6 +36,8 @@ pub struct CreateOptions {
 
 /// Creates the container; on success its init waits for `start`.
 pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -> Result<Container> {
+    let started = std::time::Instant::now();
+    let phase = |name: &str| logging::debug(&format!("create {}: {name} at {:?}", opts.id, started.elapsed()));
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(Error::io("bundle", &opts.bundle))?;
     let loaded = spec::load(&bundle)?;
     for warning in &loaded.warnings {
@@ -43,6 +46,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let spec = &loaded.spec;
     let rootfs = spec::rootfs_path(spec, &bundle);
     let namespaces = NamespacePlan::from_spec(spec)?;
+    phase("spec loaded");
     let route = Route {
         intermediate: namespaces.needs_intermediate(),
         creates_user: namespaces.creates(CloneFlags::CLONE_NEWUSER),
@@ -66,7 +70,9 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
 
     let mut children = Children::default();
     let first = spawn(args, &route, spec, &parent_end, &mut children)?;
+    phase("init cloned");
     let init_pid = converse(&parent_end, &route, spec, first, &mut children)?;
+    phase("init ready");
 
     let pid_start = state::start_time(init_pid.as_raw())
         .ok_or_else(|| Error::Lifecycle("container init exited during create".into()))?;
@@ -87,6 +93,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     parent_end.send(&ToInit::Committed)?;
     children.release();
     reservation.keep();
+    phase("recorded");
     Ok(container)
 }
 
@@ -137,7 +144,12 @@ fn spawn(
         let flags = args.namespaces.clone_flags();
         let guard = args.namespaces.enter_for_children(spec)?;
         let forked = sys::fork_into(flags.bits()).map_err(Error::sys(format!("clone init with {flags:?}")));
-        drop(guard);
+        if let Ok(Forked::Child) = forked {
+            // The guard puts the *parent* back; the init stays where it was born.
+            std::mem::forget(guard);
+        } else {
+            drop(guard);
+        }
         match forked? {
             Forked::Child => {
                 close_parent_end(parent_end);

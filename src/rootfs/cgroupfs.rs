@@ -60,7 +60,9 @@ fn mount_v1_hierarchies(ctx: &MountContext<'_>, destination: &Path, opts: &Mount
         let target = create_in_root(ctx.root, &dest, Leaf::Directory)
             .map_err(|e| RootfsError::sys("create mount target", &dest, e))?;
         if ctx.cgroup_ns {
-            mount(Some("cgroup"), &fd_path(&target), Some("cgroup"), base, Some(hierarchy.subsystems.as_str()))
+            // runc names the source of the systemd hierarchy "systemd".
+            let source = if hierarchy.subsystems == "name=systemd" { "systemd" } else { "cgroup" };
+            mount(Some(source), &fd_path(&target), Some("cgroup"), base, Some(hierarchy.subsystems.as_str()))
                 .map_err(|e| RootfsError::sys("mount cgroup on", &dest, e))?;
         } else {
             let relative = hierarchy.own_path.strip_prefix(&hierarchy.mount_root).unwrap_or(&hierarchy.own_path);

@@ -25,14 +25,16 @@ pub struct DeviceNode {
     pub gid: u32,
 }
 
-/// The devices every container gets (config-linux.md, "Default Devices").
+/// The devices every container gets (config-linux.md, "Default Devices"),
+/// in runc's order: in a user namespace they are bind mounts, and the order
+/// shows in the container's mountinfo.
 const DEFAULTS: &[(&str, u64, u64)] = &[
     ("/dev/null", 1, 3),
-    ("/dev/zero", 1, 5),
-    ("/dev/full", 1, 7),
     ("/dev/random", 1, 8),
-    ("/dev/urandom", 1, 9),
+    ("/dev/full", 1, 7),
     ("/dev/tty", 5, 0),
+    ("/dev/zero", 1, 5),
+    ("/dev/urandom", 1, 9),
 ];
 
 const SYMLINKS: &[(&str, &str)] = &[

@@ -57,7 +57,10 @@ pub fn create_in_root(root: BorrowedFd<'_>, path: &Path, leaf: Leaf) -> nix::Res
         Err(Errno::ENOENT) => {}
         other => return other,
     }
-    let rel = relative(path);
+    // Walk the path with its existing symlinks already followed: a link
+    // whose target is missing (`/abs -> /tmp/new`) must get its target made,
+    // inside the root, not fail on the link itself.
+    let rel = relative(&resolve_links(root, path));
     let mut parent = open_in_root(root, Path::new("."), OFlag::O_PATH | OFlag::O_DIRECTORY)?;
     let mut walked = PathBuf::new();
     let names: Vec<_> = rel.components().collect();
@@ -95,6 +98,13 @@ pub fn reopen_dir(fd: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
     openat2(fd, ".", how)
 }
 
+/// The path with every symlink that exists along it followed the way
+/// RESOLVE_IN_ROOT follows it: absolute targets start again at the root and
+/// `..` stops there. Only names the path; opens still go through openat2.
+fn resolve_links(root: BorrowedFd<'_>, path: &Path) -> PathBuf {
+    walk_links(root, path).resolved
+}
+
 /// Checks, before any mount, that resolving `path` inside `root` does not
 /// rely on a relative symlink that climbs above the rootfs (`../../etc`).
 /// Such a link only makes sense as an attempt to reach the host, so it is
@@ -104,8 +114,20 @@ pub fn reopen_dir(fd: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
 /// This check is for the message only: the later openat2(RESOLVE_IN_ROOT)
 /// keeps every access inside the rootfs even if the tree changes meanwhile.
 pub fn find_escaping_symlink(root: BorrowedFd<'_>, path: &Path) -> Option<(PathBuf, OsString)> {
+    walk_links(root, path).escape
+}
+
+struct Walk {
+    resolved: PathBuf,
+    /// The first relative link that climbs above the root, and its target.
+    escape: Option<(PathBuf, OsString)>,
+}
+
+/// Follows the symlinks along `path` inside `root`, component by component.
+fn walk_links(root: BorrowedFd<'_>, path: &Path) -> Walk {
     let mut resolved: Vec<OsString> = Vec::new();
     let mut pending: Vec<OsString> = components_reversed(path);
+    let mut escape = None;
     let mut followed = 0;
     while let Some(name) = pending.pop() {
         if name == ".." {
@@ -119,18 +141,19 @@ pub fn find_escaping_symlink(root: BorrowedFd<'_>, path: &Path) -> Option<(PathB
         };
         followed += 1;
         if followed > MAX_SYMLINKS {
-            return None; // the real open reports ELOOP
+            // The real open reports ELOOP.
+            return Walk { resolved: path.to_path_buf(), escape };
         }
         resolved.pop();
         let target_path = Path::new(&target);
         if target_path.is_absolute() {
             resolved.clear();
-        } else if climbs_above(&resolved, target_path) {
-            return Some((here, target));
+        } else if escape.is_none() && climbs_above(&resolved, target_path) {
+            escape = Some((here, target.clone()));
         }
         pending.extend(components_reversed(target_path));
     }
-    None
+    Walk { resolved: resolved.iter().collect(), escape }
 }
 
 fn components_reversed(path: &Path) -> Vec<OsString> {

@@ -35,16 +35,19 @@ fn translate(set: &Option<Capabilities>, supported: &CapsHashSet) -> CapsHashSet
 
 impl CapabilityPlan {
     /// With no `capabilities` object at all, every set is empty, as in runc.
+    /// (Not `LinuxCapabilities::default()`: oci-spec's default holds the
+    /// default config's three capabilities in every set.)
     pub fn new(config: Option<&LinuxCapabilities>) -> Self {
         let supported = caps::runtime::thread_all_supported();
-        let empty = LinuxCapabilities::default();
-        let config = config.unwrap_or(&empty);
+        let set = |get: fn(&LinuxCapabilities) -> &Option<Capabilities>| {
+            config.map(|c| translate(get(c), &supported)).unwrap_or_default()
+        };
         CapabilityPlan {
-            bounding: translate(config.bounding(), &supported),
-            effective: translate(config.effective(), &supported),
-            permitted: translate(config.permitted(), &supported),
-            inheritable: translate(config.inheritable(), &supported),
-            ambient: translate(config.ambient(), &supported),
+            bounding: set(LinuxCapabilities::bounding),
+            effective: set(LinuxCapabilities::effective),
+            permitted: set(LinuxCapabilities::permitted),
+            inheritable: set(LinuxCapabilities::inheritable),
+            ambient: set(LinuxCapabilities::ambient),
         }
     }
 
@@ -123,5 +126,13 @@ mod tests {
         );
         assert_eq!(names(&plan.effective), HashSet::from(["CAP_KILL".to_string()]));
         assert!(plan.permitted.is_empty() && plan.ambient.is_empty());
+    }
+
+    #[test]
+    fn no_capabilities_object_means_no_capabilities() {
+        let plan = CapabilityPlan::new(None);
+        for set in [&plan.bounding, &plan.effective, &plan.permitted, &plan.inheritable, &plan.ambient] {
+            assert!(set.is_empty(), "{set:?}");
+        }
     }
 }

@@ -41,6 +41,7 @@ pub enum SpecError {
 }
 
 /// A loaded, validated configuration and the warnings met on the way.
+#[derive(Debug)]
 pub struct Loaded {
     pub spec: Spec,
     pub file: PathBuf,

@@ -118,7 +118,7 @@ fn namespaces(spec: &Spec) -> Result<NamespaceSet, Invalid> {
         if !set.present.insert(ns.typ()) {
             return Err(invalid(
                 format!("{field}.type"),
-                format!("duplicate namespace {:?}", ns.typ().to_string()),
+                format!("duplicate namespace {:?}", crate::namespaces::spec_name(ns.typ())),
             ));
         }
         match ns.path() {
@@ -265,7 +265,7 @@ fn sysctl(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
         if !ns.has(needs) {
             return Err(invalid(
                 field,
-                format!("needs a private {} namespace", needs.to_string()),
+                format!("needs a private {} namespace", crate::namespaces::spec_name(needs)),
             ));
         }
     }

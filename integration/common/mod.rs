@@ -1,0 +1,197 @@
+//! Shared harness of the integration tests: bundles in private temporary
+//! directories, each with its own copy of a busybox rootfs and its own
+//! `--root` state directory, so tests run in parallel without meeting.
+//! Dropping a bundle deletes its containers and checks that nothing of them
+//! is left on the host: no state, no mount, no process.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+pub const HUSK: &str = env!("CARGO_BIN_EXE_husk");
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The repository root (where oci-bundles/ lives).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A busybox rootfs built once (under cargo's target tmpdir) and copied by
+/// each bundle. Built aside and renamed, so concurrent builders never see a
+/// half-made tree.
+fn template_rootfs() -> &'static Path {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("busybox-rootfs");
+        if dir.join("bin/busybox").exists() {
+            return dir;
+        }
+        let building = dir.with_extension(format!("building-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&building);
+        let status = Command::new(repo().join("oci-bundles/rootfs-busybox.sh"))
+            .arg(&building)
+            .status()
+            .expect("run rootfs-busybox.sh");
+        assert!(status.success(), "building the busybox rootfs failed (is busybox-static installed?)");
+        if std::fs::rename(&building, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&building);
+        }
+        dir
+    })
+}
+
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub root: PathBuf,
+    pub config: Value,
+    ids: Vec<String>,
+    tag: String,
+}
+
+impl Bundle {
+    /// A fresh bundle with `husk spec`'s config (terminal off) and `args`.
+    pub fn new(args: &[&str]) -> Bundle {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("{}-{}", std::process::id(), n);
+        let dir = std::env::temp_dir().join(format!("husk-it-{tag}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(template_rootfs())
+            .arg(dir.join("rootfs"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = Command::new(HUSK).args(["spec", "--bundle"]).arg(&dir).output().unwrap();
+        assert!(out.status.success(), "husk spec: {}", String::from_utf8_lossy(&out.stderr));
+        let mut config: Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        config["process"]["terminal"] = false.into();
+        config["process"]["args"] = args.iter().map(|a| Value::from(*a)).collect();
+        let root = dir.join("state");
+        let mut bundle = Bundle { dir, root, config, ids: Vec::new(), tag };
+        bundle.write();
+        bundle
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    /// Writes `config` to config.json.
+    pub fn write(&mut self) {
+        let text = serde_json::to_string_pretty(&self.config).unwrap();
+        std::fs::write(self.dir.join("config.json"), text).unwrap();
+    }
+
+    /// A container id unique to this bundle; deleted on drop.
+    pub fn id(&mut self, name: &str) -> String {
+        let id = format!("{name}-{}", self.tag);
+        self.ids.push(id.clone());
+        id
+    }
+
+    /// `husk --root <root> ARGS`, run in the bundle directory, waiting for
+    /// husk itself only. Output goes through files, not pipes: after
+    /// `create` or `run -d` the container keeps husk's stdout and stderr, as
+    /// it must, and a pipe would never reach EOF while it lives.
+    pub fn husk(&self, args: &[&str]) -> Output {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let out_path = self.dir.join(format!(".husk-{n}.out"));
+        let err_path = self.dir.join(format!(".husk-{n}.err"));
+        let status = self
+            .husk_cmd(args)
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .status()
+            .expect("run husk");
+        let output = Output {
+            status,
+            stdout: std::fs::read(&out_path).unwrap_or_default(),
+            stderr: std::fs::read(&err_path).unwrap_or_default(),
+        };
+        let _ = std::fs::remove_file(out_path);
+        let _ = std::fs::remove_file(err_path);
+        output
+    }
+
+    pub fn husk_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(HUSK);
+        cmd.arg("--root").arg(&self.root).args(args).current_dir(&self.dir).stdin(Stdio::null());
+        cmd
+    }
+
+    /// `husk run` in the foreground: (exit code, stdout, stderr).
+    pub fn run(&mut self, name: &str) -> (i32, String, String) {
+        let id = self.id(name);
+        let out = self.husk(&["run", &id]);
+        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    }
+
+    /// `run` that must succeed; returns stdout.
+    pub fn run_ok(&mut self, name: &str) -> String {
+        let (code, stdout, stderr) = self.run(name);
+        assert_eq!(code, 0, "husk run failed: {stderr}\nstdout: {stdout}");
+        stdout
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.husk(&["state", id]);
+        assert!(out.status.success(), "state {id}: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("state is JSON")
+    }
+
+    /// Asserts that no trace of this bundle's containers remains.
+    pub fn assert_clean(&self) {
+        for id in &self.ids {
+            assert!(!self.root.join(id).exists(), "state directory of {id} left behind");
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let dir = self.dir.to_string_lossy();
+        assert!(!mounts.contains(dir.as_ref()), "mount under {dir} left behind");
+        let procs = processes_rooted_in(&self.dir);
+        assert!(procs.is_empty(), "processes left behind: {procs:?}");
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            let _ = self.husk(&["delete", "--force", id]);
+        }
+        let panicking = std::thread::panicking();
+        if !panicking {
+            self.assert_clean();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Pids of processes whose root directory lies under `dir`.
+pub fn processes_rooted_in(dir: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r.starts_with(dir)))
+        .collect()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Polls `cond` for up to 10 s.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
