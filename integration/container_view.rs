@@ -190,15 +190,22 @@ fn no_pivot_gives_the_same_view() {
 
 #[test]
 fn session_keyring_is_new_unless_asked() {
-    let mut b = Bundle::new(&["grep", "-c", "_ses", "/proc/keys"]);
+    // /proc/keys is masked by default; unmask it to read the keyrings.
+    let mut b = Bundle::new(&["true"]);
     b.config["linux"]["maskedPaths"] = json!([]);
     b.write();
-    let id = b.id("keyring");
-    let out = b.husk(&["run", &id]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let keys = std::fs::read_to_string("/proc/keys").unwrap_or_default();
-    let _ = keys;
-    assert!(text(&out.stdout).trim().parse::<u32>().unwrap() >= 1);
+    for (flags, expected) in [(vec![], "1"), (vec!["--no-new-keyring"], "0")] {
+        // A distinct id each time: a dead keyring lingers in /proc/keys
+        // until the kernel collects it.
+        let id = b.id(&format!("keyring{expected}"));
+        b.config["process"]["args"] = json!(["sh", "-c", format!("grep -c '_ses.{id}' /proc/keys")]);
+        b.write();
+        let mut args = vec!["run"];
+        args.extend(flags);
+        args.push(&id);
+        let out = b.husk(&args);
+        assert_eq!(text(&out.stdout).trim(), expected, "{args:?}: {}", text(&out.stderr));
+    }
 }
 
 #[test]

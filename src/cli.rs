@@ -127,7 +127,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
         return Err(Error::Lifecycle("no command given; see husk --help".into()));
     };
-    if cli.systemd_cgroup {
+    // Engines pass --systemd-cgroup to every verb; only the verbs that place
+    // a container in a cgroup are affected by it, and those refuse it until
+    // the systemd driver exists, rather than misreading "slice:prefix:name".
+    let places_cgroup = matches!(command, Command::Create(_) | Command::Run { .. });
+    if cli.systemd_cgroup && places_cgroup {
         return Err(Error::Lifecycle("--systemd-cgroup: the systemd cgroup driver is not supported yet".into()));
     }
     let store = Store::new(cli.root.clone());
