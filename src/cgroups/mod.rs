@@ -1,0 +1,3 @@
+//! cgroups: v1, v2 and hybrid hosts behind one interface.
+
+pub mod devices;
