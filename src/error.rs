@@ -18,6 +18,8 @@ pub enum Error {
     Sync(#[from] crate::sync::SyncError),
     #[error(transparent)]
     Signal(#[from] crate::signal::BadSignal),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
     /// The init failed during create, at a named step.
     #[error("container init failed to {step}: {error}")]
     Init { step: String, error: String },

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cgroups::{self, CgroupPaths};
 use crate::spec::OCI_VERSION;
 
 pub const STATE_FILE: &str = "state.json";
@@ -40,16 +41,21 @@ pub enum StateError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// `create` has claimed the id but has no init yet (or died trying).
+    Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -71,6 +77,9 @@ pub struct Container {
     pub annotations: HashMap<String, String>,
     #[serde(default)]
     pub owner: String,
+    /// The container's cgroup, as placed at create.
+    #[serde(default)]
+    pub cgroup: Option<CgroupPaths>,
 }
 
 /// `--root`: where the containers' directories live.
@@ -187,10 +196,14 @@ impl Store {
 
     /// The container's status, derived from the living process and the fifo.
     pub fn status(&self, container: &Container) -> Status {
-        if !process_alive(container.pid, container.pid_start) {
+        if container.pid == 0 {
+            Status::Creating
+        } else if !process_alive(container.pid, container.pid_start) {
             Status::Stopped
         } else if self.dir(&container.id).join(EXEC_FIFO).exists() {
             Status::Created
+        } else if container.cgroup.as_ref().is_some_and(|c| cgroups::open(c).is_frozen()) {
+            Status::Paused
         } else {
             Status::Running
         }
@@ -199,7 +212,7 @@ impl Store {
     /// The OCI state, in runc's shape (runc adds rootfs, created and owner).
     pub fn oci_state(&self, container: &Container) -> serde_json::Value {
         let status = self.status(container);
-        let pid = if status == Status::Stopped { 0 } else { container.pid };
+        let pid = if status == Status::Stopped || status == Status::Creating { 0 } else { container.pid };
         let mut state = serde_json::json!({
             "ociVersion": OCI_VERSION,
             "id": container.id,

@@ -16,6 +16,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use crate::cgroups::{self, Cgroup, CgroupPaths};
 use crate::error::{Error, Result};
 use crate::init::{self, InitArgs};
 use crate::logging;
@@ -38,6 +39,7 @@ pub struct CreateOptions {
 pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -> Result<Container> {
     let started = std::time::Instant::now();
     let phase = |name: &str| logging::debug(&format!("create {}: {name} at {:?}", opts.id, started.elapsed()));
+    state::validate_id(&opts.id)?;
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(Error::io("bundle", &opts.bundle))?;
     let loaded = spec::load(&bundle)?;
     for warning in &loaded.warnings {
@@ -52,7 +54,26 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         creates_user: namespaces.creates(CloneFlags::CLONE_NEWUSER),
     };
 
+    let linux = spec.linux().as_ref();
+    let cgroup_paths = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
+
     let reservation = store.reserve(&opts.id)?;
+    // Recorded before anything is made, so that `delete` can undo a create
+    // that was killed half-way, cgroup included.
+    let mut container = Container {
+        id: opts.id.clone(),
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        pid: 0,
+        pid_start: 0,
+        created: state::now_rfc3339(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        owner: String::new(),
+        cgroup: Some(cgroup_paths.clone()),
+    };
+    store.save(&container)?;
+    let cgroup = CgroupGuard::create(&cgroup_paths, linux.and_then(|l| l.resources().as_ref()))?;
+    phase("cgroup ready");
     let fifo = make_exec_fifo(&reservation.dir)?;
     let (parent_end, init_end) = sync::pair()?;
     let args = InitArgs {
@@ -71,27 +92,20 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let mut children = Children::default();
     let first = spawn(args, &route, spec, &parent_end, &mut children)?;
     phase("init cloned");
-    let init_pid = converse(&parent_end, &route, spec, first, &mut children)?;
+    let init_pid = converse(&parent_end, &route, spec, first, cgroup.get(), &mut children)?;
     phase("init ready");
 
     let pid_start = state::start_time(init_pid.as_raw())
         .ok_or_else(|| Error::Lifecycle("container init exited during create".into()))?;
-    let container = Container {
-        id: opts.id.clone(),
-        bundle,
-        rootfs,
-        pid: init_pid.as_raw(),
-        pid_start,
-        created: state::now_rfc3339(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        owner: String::new(),
-    };
+    container.pid = init_pid.as_raw();
+    container.pid_start = pid_start;
     store.save(&container)?;
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, init_pid)?;
     }
     parent_end.send(&ToInit::Committed)?;
     children.release();
+    cgroup.release();
     reservation.keep();
     phase("recorded");
     Ok(container)
@@ -176,6 +190,7 @@ fn converse(
     route: &Route,
     spec: &oci_spec::runtime::Spec,
     first: Pid,
+    cgroup: &dyn Cgroup,
     children: &mut Children,
 ) -> Result<Pid> {
     if route.creates_user {
@@ -195,8 +210,9 @@ fn converse(
     } else {
         first
     };
-    // Cgroup placement goes here; the init waits for it before it creates
-    // its cgroup namespace.
+    // The init waits for its cgroup before it creates its cgroup namespace,
+    // whose root is then the container's cgroup.
+    cgroup.add_process(init.as_raw())?;
     channel.send(&ToInit::Placed)?;
     expect(channel, "Ready", |m| matches!(m, FromInit::Ready).then_some(()))?;
     Ok(init)
@@ -254,6 +270,42 @@ impl Drop for Children {
         for pid in self.pids.drain(..) {
             let _ = kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
+        }
+    }
+}
+
+/// The container's cgroup while create runs: destroyed on drop unless
+/// released, after the processes in it were killed (declared before
+/// `Children`, it is dropped after it).
+struct CgroupGuard {
+    cgroup: Option<Box<dyn Cgroup>>,
+}
+
+impl CgroupGuard {
+    fn create(paths: &CgroupPaths, resources: Option<&oci_spec::runtime::LinuxResources>) -> Result<Self> {
+        let guard = CgroupGuard { cgroup: Some(cgroups::open(paths)) };
+        let cgroup = guard.get();
+        cgroup.create()?;
+        if let Some(resources) = resources {
+            cgroup.apply(resources)?;
+        }
+        Ok(guard)
+    }
+
+    fn get(&self) -> &dyn Cgroup {
+        self.cgroup.as_deref().expect("present until released")
+    }
+
+    fn release(mut self) {
+        self.cgroup = None;
+    }
+}
+
+impl Drop for CgroupGuard {
+    fn drop(&mut self) {
+        if let Some(cgroup) = self.cgroup.take() {
+            let _ = cgroup.signal_all(libc::SIGKILL);
+            let _ = cgroup.destroy();
         }
     }
 }

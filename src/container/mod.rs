@@ -12,6 +12,7 @@ use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
 
+use crate::cgroups;
 use crate::error::{Error, Result};
 use crate::state::{self, Container, EXEC_FIFO, Status, Store};
 
@@ -20,8 +21,11 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     let container = store.load(id)?;
     match store.status(&container) {
         Status::Created => {}
-        Status::Running => return Err(Error::Lifecycle("cannot start an already running container".into())),
+        Status::Running | Status::Paused => {
+            return Err(Error::Lifecycle("cannot start an already running container".into()));
+        }
         Status::Stopped => return Err(Error::Lifecycle("cannot start a container that has stopped".into())),
+        Status::Creating => return Err(Error::Lifecycle("cannot start a container that is still being created".into())),
     }
     let fifo_path = store.dir(id).join(EXEC_FIFO);
     // Non-blocking, so that a dead init cannot hang us in open(2); its
@@ -54,8 +58,11 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 /// Sends a signal to the init, or with `all` to every process of the container.
 pub fn signal(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     let container = store.load(id)?;
-    if store.status(&container) == Status::Stopped {
+    if matches!(store.status(&container), Status::Stopped | Status::Creating) {
         return Err(Error::Lifecycle("container not running".into()));
+    }
+    if all && let Some(paths) = &container.cgroup {
+        return Ok(cgroups::open(paths).signal_all(signal)?);
     }
     let targets = if all { container_processes(&container) } else { vec![container.pid] };
     for pid in targets {
@@ -65,9 +72,14 @@ pub fn signal(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     Ok(())
 }
 
-/// The processes of a container: everything in its pid namespace when it
-/// has one of its own, otherwise just the init.
+/// The processes of a container: its cgroup's, or without a cgroup, all in
+/// its pid namespace when it has one of its own, otherwise just the init.
 pub fn container_processes(container: &Container) -> Vec<i32> {
+    if let Some(paths) = &container.cgroup
+        && let Ok(pids) = cgroups::open(paths).pids()
+    {
+        return pids;
+    }
     let ns_of = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
     let Some(ns) = ns_of(container.pid) else {
         return Vec::new();
@@ -103,22 +115,49 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     match store.status(&container) {
-        Status::Stopped => {}
+        Status::Stopped | Status::Creating => {}
         Status::Created => kill_and_wait(&container)?,
-        Status::Running if force => kill_and_wait(&container)?,
-        Status::Running => {
+        Status::Running | Status::Paused if force => kill_and_wait(&container)?,
+        status @ (Status::Running | Status::Paused) => {
             return Err(Error::Lifecycle(format!(
-                "cannot delete container {id} that is not stopped: running"
+                "cannot delete container {id} that is not stopped: {}",
+                status.as_str()
             )));
         }
     }
+    if let Some(paths) = &container.cgroup {
+        let cgroup = cgroups::open(paths);
+        // Stray processes (left by an init that died) go with the cgroup.
+        let _ = cgroup.signal_all(libc::SIGKILL);
+        cgroup.destroy()?;
+    }
     Ok(store.remove(id)?)
+}
+
+/// Freezes (pause) or thaws (resume) every process of a running container.
+pub fn set_paused(store: &Store, id: &str, paused: bool) -> Result<()> {
+    let container = store.load(id)?;
+    let status = store.status(&container);
+    let expected = if paused { Status::Running } else { Status::Paused };
+    if status != expected {
+        let verb = if paused { "pause" } else { "resume" };
+        return Err(Error::Lifecycle(format!("cannot {verb} a container that is {}", status.as_str())));
+    }
+    let paths = container.cgroup.as_ref().ok_or_else(|| Error::Lifecycle(format!("container {id} has no cgroup")))?;
+    Ok(cgroups::open(paths).set_frozen(paused)?)
 }
 
 /// SIGKILLs every process of the container and waits until the init is gone.
 fn kill_and_wait(container: &Container) -> Result<()> {
     for pid in container_processes(container) {
         let _ = crate::sys::kill_raw(pid, libc::SIGKILL);
+    }
+    // A frozen (v1) task only dies once thawed.
+    if let Some(paths) = &container.cgroup {
+        let cgroup = cgroups::open(paths);
+        if cgroup.is_frozen() {
+            cgroup.set_frozen(false)?;
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while state::process_alive(container.pid, container.pid_start) {

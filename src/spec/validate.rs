@@ -22,7 +22,7 @@ pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Resul
     mounts(spec, warnings)?;
     linux_paths(spec)?;
     sysctl(spec, &namespaces)?;
-    unsupported(spec, warnings)
+    unsupported(spec)
 }
 
 fn absolute(field: String, path: &str) -> Result<(), Invalid> {
@@ -273,9 +273,8 @@ fn sysctl(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
 }
 
 /// Fields husk cannot apply yet. Asking for one is an error, never a silent
-/// no-op, except resource limits, which are only warned about until the
-/// cgroup support lands.
-fn unsupported(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
+/// no-op.
+fn unsupported(spec: &Spec) -> Result<(), Invalid> {
     let not_yet = |field: &str| Err(invalid(field, "is not supported by this husk build yet"));
     if spec.hooks().is_some() {
         return not_yet("hooks");
@@ -310,18 +309,6 @@ fn unsupported(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
         }
         if process.exec_cpu_affinity().is_some() {
             return not_yet("process.execCPUAffinity");
-        }
-    }
-    if let Some(resources) = linux.resources() {
-        let only_default_devices = resources.devices().is_some()
-            && serde_json::to_value(resources)
-                .ok()
-                .and_then(|v| v.as_object().map(|o| o.len() == 1))
-                .unwrap_or(false);
-        if !only_default_devices {
-            warnings.push(
-                "linux.resources: cgroup limits are not enforced by this husk build yet".into(),
-            );
         }
     }
     Ok(())

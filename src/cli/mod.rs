@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod resources;
+
 use crate::container::{self, create::CreateOptions, run};
 use crate::error::{Error, Result};
 use crate::logging;
@@ -109,6 +111,31 @@ pub enum Command {
         #[arg(short = 'q', long)]
         quiet: bool,
     },
+    /// Freeze every process of a running container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// List the processes of a container.
+    Ps {
+        #[arg(short = 'f', long, value_parser = ["table", "json"], default_value = "table")]
+        format: String,
+        id: String,
+        /// Options for ps(1) in table format (default: -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Print resource usage and OOM events.
+    Events {
+        /// Print the statistics once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Time between statistics, as 5s, 500ms, 1m.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        interval: std::time::Duration,
+        id: String,
+    },
+    /// Change the resource limits of a running container.
+    Update(resources::UpdateArgs),
     /// Write a default config.json.
     Spec {
         #[arg(short = 'b', long, default_value = ".")]
@@ -158,6 +185,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Spec { bundle, rootless } => write_spec(&bundle, rootless).map(|()| 0),
+        Command::Pause { id } => container::set_paused(&store, &id, true).map(|()| 0),
+        Command::Resume { id } => container::set_paused(&store, &id, false).map(|()| 0),
+        Command::Ps { format, id, ps_args } => resources::ps(&store, &id, &format, &ps_args).map(|()| 0),
+        Command::Events { stats, interval, id } => resources::events(&store, &id, stats, interval).map(|()| 0),
+        Command::Update(args) => resources::update(&store, &args).map(|()| 0),
     }
 }
 

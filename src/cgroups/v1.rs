@@ -1,0 +1,376 @@
+//! cgroup v1 (and hybrid hosts): a directory in every mounted hierarchy.
+//! On a hybrid host the cgroup2 tree is one more hierarchy, `unified`, which
+//! serves the controllers v1 does not mount (hugetlb on some hosts) and the
+//! raw `unified` keys.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+
+use super::convert::limit_or_max;
+use super::{CGROUP_ROOT, Cgroup, CgroupError, Result, devices, keyed, procs, read, read_u64, write};
+
+pub struct V1 {
+    pub dirs: BTreeMap<String, PathBuf>,
+}
+
+/// The mounted hierarchies: (name under /sys/fs/cgroup, mount point, key of
+/// /proc/self/cgroup). Read from mountinfo, not assumed.
+pub fn hierarchies() -> Vec<(String, PathBuf, String)> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut found = Vec::new();
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(sep) = fields.iter().position(|f| *f == "-") else { continue };
+        let (mount_point, fstype, super_opts) = (fields[4], fields[sep + 1], fields.get(sep + 3).copied().unwrap_or(""));
+        let mount = PathBuf::from(mount_point);
+        if mount.parent() != Some(Path::new(CGROUP_ROOT)) {
+            continue;
+        }
+        let name = mount.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let key = match fstype {
+            "cgroup2" => String::new(),
+            "cgroup" => {
+                let mut controllers: Vec<&str> = super_opts
+                    .split(',')
+                    .filter(|o| *o != "rw" && *o != "ro" && !o.starts_with("release_agent") && *o != "clone_children" && *o != "noprefix")
+                    .collect();
+                controllers.sort();
+                controllers.join(",")
+            }
+            _ => continue,
+        };
+        found.push((name, mount, key));
+    }
+    found
+}
+
+impl V1 {
+    fn dir(&self, controller: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(name, _)| name.split(',').any(|c| c == controller))
+            .map(|(_, dir)| dir.as_path())
+    }
+
+    /// The directory of a controller the resources need; an error if the
+    /// host does not mount it.
+    fn need(&self, controller: &str, field: &str) -> Result<&Path> {
+        self.dir(controller).ok_or_else(|| CgroupError::Config {
+            field: field.to_string(),
+            message: format!("the host has no {controller} cgroup controller"),
+        })
+    }
+
+    /// A new cpuset cgroup starts with no cpus and mems: copy the parent's,
+    /// or no process could join it.
+    fn inherit_cpuset(&self) -> Result<()> {
+        let Some(dir) = self.dir("cpuset") else { return Ok(()) };
+        let mut chain: Vec<&Path> = dir.ancestors().take_while(|a| a.starts_with(CGROUP_ROOT)).collect();
+        chain.reverse();
+        for pair in chain.windows(2) {
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                if read(pair[1], file).is_some_and(|v| v.trim().is_empty()) {
+                    let parent = read(pair[0], file).unwrap_or_default();
+                    write(pair[1], file, parent.trim())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_memory(&self, r: &LinuxResources) -> Result<()> {
+        let Some(memory) = r.memory() else { return Ok(()) };
+        let dir = self.need("memory", "linux.resources.memory")?;
+        let bytes = |v: i64| v.to_string();
+        if let Some(reservation) = memory.reservation() {
+            write(dir, "memory.soft_limit_in_bytes", bytes(reservation))?;
+        }
+        // memsw must stay >= the limit at every moment: raise memsw first
+        // when growing, the limit first when shrinking.
+        let current_memsw = read_u64(dir, "memory.memsw.limit_in_bytes");
+        let grow = memory.limit().is_some_and(|l| l < 0 || l as u64 > current_memsw);
+        let write_swap = |dir: &Path| -> Result<()> {
+            match memory.swap() {
+                Some(swap) if dir.join("memory.memsw.limit_in_bytes").exists() => write(dir, "memory.memsw.limit_in_bytes", bytes(swap)),
+                Some(_) => Err(CgroupError::Config {
+                    field: "linux.resources.memory.swap".into(),
+                    message: "the host has no swap accounting (memory.memsw.*)".into(),
+                }),
+                None => Ok(()),
+            }
+        };
+        if grow {
+            write_swap(dir)?;
+        }
+        if let Some(limit) = memory.limit() {
+            write(dir, "memory.limit_in_bytes", bytes(limit))?;
+        }
+        if !grow {
+            write_swap(dir)?;
+        }
+        if let Some(kernel) = memory.kernel() {
+            write(dir, "memory.kmem.limit_in_bytes", bytes(kernel))?;
+        }
+        if let Some(tcp) = memory.kernel_tcp() {
+            write(dir, "memory.kmem.tcp.limit_in_bytes", bytes(tcp))?;
+        }
+        if let Some(swappiness) = memory.swappiness() {
+            write(dir, "memory.swappiness", swappiness.to_string())?;
+        }
+        if memory.disable_oom_killer() == Some(true) {
+            write(dir, "memory.oom_control", "1")?;
+        }
+        Ok(())
+    }
+
+    fn apply_cpu(&self, r: &LinuxResources) -> Result<()> {
+        let Some(cpu) = r.cpu() else { return Ok(()) };
+        let wants_cpu = cpu.shares().is_some() || cpu.quota().is_some() || cpu.period().is_some()
+            || cpu.burst().is_some() || cpu.realtime_period().is_some() || cpu.realtime_runtime().is_some() || cpu.idle().is_some();
+        if wants_cpu {
+            let dir = self.need("cpu", "linux.resources.cpu")?;
+            if let Some(shares) = cpu.shares() {
+                write(dir, "cpu.shares", shares.to_string())?;
+            }
+            // The period first: a quota is checked against the current period.
+            if let Some(period) = cpu.period() {
+                write(dir, "cpu.cfs_period_us", period.to_string())?;
+            }
+            if let Some(quota) = cpu.quota() {
+                write(dir, "cpu.cfs_quota_us", quota.to_string())?;
+            }
+            if let Some(burst) = cpu.burst() {
+                write(dir, "cpu.cfs_burst_us", burst.to_string())?;
+            }
+            if let Some(period) = cpu.realtime_period() {
+                write(dir, "cpu.rt_period_us", period.to_string())?;
+            }
+            if let Some(runtime) = cpu.realtime_runtime() {
+                write(dir, "cpu.rt_runtime_us", runtime.to_string())?;
+            }
+            if let Some(idle) = cpu.idle() {
+                write(dir, "cpu.idle", idle.to_string())?;
+            }
+        }
+        if let Some(cpus) = cpu.cpus().as_deref().filter(|c| !c.is_empty()) {
+            write(self.need("cpuset", "linux.resources.cpu.cpus")?, "cpuset.cpus", cpus)?;
+        }
+        if let Some(mems) = cpu.mems().as_deref().filter(|m| !m.is_empty()) {
+            write(self.need("cpuset", "linux.resources.cpu.mems")?, "cpuset.mems", mems)?;
+        }
+        Ok(())
+    }
+
+    fn apply_block_io(&self, r: &LinuxResources) -> Result<()> {
+        let Some(io) = r.block_io() else { return Ok(()) };
+        let dir = self.need("blkio", "linux.resources.blockIO")?;
+        // Weights exist only with the BFQ (blkio.bfq.weight) or the old CFQ
+        // scheduler (blkio.weight).
+        let weight_file = ["blkio.weight", "blkio.bfq.weight"].into_iter().find(|f| dir.join(f).exists());
+        let weighted = io.weight().is_some() || io.leaf_weight().is_some() || io.weight_device().as_ref().is_some_and(|d| !d.is_empty());
+        if weighted && weight_file.is_none() {
+            return Err(CgroupError::Config {
+                field: "linux.resources.blockIO.weight".into(),
+                message: "the host's block I/O scheduler has no weights (no blkio.weight or blkio.bfq.weight)".into(),
+            });
+        }
+        if let (Some(file), Some(weight)) = (weight_file, io.weight()) {
+            write(dir, file, weight.to_string())?;
+        }
+        if let Some(leaf) = io.leaf_weight() {
+            write(dir, "blkio.leaf_weight", leaf.to_string())?;
+        }
+        for device in io.weight_device().iter().flatten() {
+            if let (Some(file), Some(weight)) = (weight_file, device.weight()) {
+                write(dir, &format!("{file}_device"), format!("{}:{} {weight}", device.major(), device.minor()))?;
+            }
+        }
+        let throttles = [
+            ("blkio.throttle.read_bps_device", io.throttle_read_bps_device()),
+            ("blkio.throttle.write_bps_device", io.throttle_write_bps_device()),
+            ("blkio.throttle.read_iops_device", io.throttle_read_iops_device()),
+            ("blkio.throttle.write_iops_device", io.throttle_write_iops_device()),
+        ];
+        for (file, list) in throttles {
+            for device in list.iter().flatten() {
+                write(dir, file, format!("{}:{} {}", device.major(), device.minor(), device.rate()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_others(&self, r: &LinuxResources) -> Result<()> {
+        if let Some(pids) = r.pids() {
+            let dir = self.need("pids", "linux.resources.pids")?;
+            write(dir, "pids.max", limit_or_max(Some(pids.limit()).filter(|l| *l > 0)))?;
+        }
+        for hugepage in r.hugepage_limits().iter().flatten() {
+            let size = hugepage.page_size();
+            match (self.dir("hugetlb"), self.dirs.get("unified")) {
+                (Some(dir), _) => write(dir, &format!("hugetlb.{size}.limit_in_bytes"), hugepage.limit().to_string())?,
+                (None, Some(unified)) if unified.join(format!("hugetlb.{size}.max")).exists() => {
+                    write(unified, &format!("hugetlb.{size}.max"), hugepage.limit().to_string())?
+                }
+                _ => self.need("hugetlb", "linux.resources.hugepageLimits").map(drop)?,
+            }
+        }
+        if let Some(network) = r.network() {
+            if let Some(class_id) = network.class_id() {
+                write(self.need("net_cls", "linux.resources.network.classID")?, "net_cls.classid", class_id.to_string())?;
+            }
+            for priority in network.priorities().iter().flatten() {
+                let dir = self.need("net_prio", "linux.resources.network.priorities")?;
+                write(dir, "net_prio.ifpriomap", format!("{} {}", priority.name(), priority.priority()))?;
+            }
+        }
+        for (device, limits) in r.rdma().iter().flatten() {
+            let dir = self.need("rdma", "linux.resources.rdma")?;
+            let mut line = device.clone();
+            if let Some(handles) = limits.hca_handles() {
+                line.push_str(&format!(" hca_handle={handles}"));
+            }
+            if let Some(objects) = limits.hca_objects() {
+                line.push_str(&format!(" hca_object={objects}"));
+            }
+            write(dir, "rdma.max", line)?;
+        }
+        if let Some(unified) = r.unified().as_ref().filter(|u| !u.is_empty()) {
+            let Some(dir) = self.dirs.get("unified") else {
+                return Err(CgroupError::Config {
+                    field: "linux.resources.unified".into(),
+                    message: "raw cgroup v2 keys need a cgroup v2 hierarchy, and this host has none".into(),
+                });
+            };
+            for (key, value) in unified {
+                if !dir.join(key).exists() || key.contains('/') {
+                    return Err(CgroupError::Config {
+                        field: format!("linux.resources.unified.{key}"),
+                        message: format!("the controller is not available in {}", dir.display()),
+                    });
+                }
+                write(dir, key, value)?;
+            }
+        }
+        if let Some(list) = r.devices() {
+            let dir = self.need("devices", "linux.resources.devices")?;
+            for rule in devices::rules(list) {
+                write(dir, if rule.allow { "devices.allow" } else { "devices.deny" }, rule.v1_line())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn freezer(&self) -> Option<&Path> {
+        self.dir("freezer")
+    }
+}
+
+impl Cgroup for V1 {
+    fn create(&self) -> Result<()> {
+        if self.is_frozen() {
+            let path = self.freezer().map(Path::to_path_buf).unwrap_or_default();
+            return Err(CgroupError::State { path, message: "already exists and is frozen".into() });
+        }
+        for dir in self.dirs.values() {
+            super::make_dir(dir)?;
+        }
+        self.inherit_cpuset()
+    }
+
+    fn apply(&self, r: &LinuxResources) -> Result<()> {
+        self.apply_memory(r)?;
+        self.apply_cpu(r)?;
+        self.apply_block_io(r)?;
+        self.apply_others(r)
+    }
+
+    fn add_process(&self, pid: i32) -> Result<()> {
+        for dir in self.dirs.values() {
+            write(dir, "cgroup.procs", pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        // Any hierarchy holds every process; prefer pids, then the first.
+        let dir = self.dir("pids").or_else(|| self.dirs.values().next().map(PathBuf::as_path));
+        match dir {
+            Some(dir) => procs(dir),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let Some(dir) = self.freezer() else {
+            return Err(CgroupError::State { path: PathBuf::from(CGROUP_ROOT), message: "the host has no freezer controller".into() });
+        };
+        let want = if frozen { "FROZEN" } else { "THAWED" };
+        for _ in 0..1000 {
+            write(dir, "freezer.state", want)?;
+            if read(dir, "freezer.state").is_some_and(|s| s.trim() == want) {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Err(CgroupError::State { path: dir.to_path_buf(), message: format!("did not reach {want}") })
+    }
+
+    fn is_frozen(&self) -> bool {
+        self.freezer().and_then(|d| read(d, "freezer.state")).is_some_and(|s| s.trim() != "THAWED")
+    }
+
+    fn signal_all(&self, signal: i32) -> Result<()> {
+        // Freeze so that no process forks a child we would miss.
+        let frozen = signal == libc::SIGKILL && self.freezer().is_some() && self.set_frozen(true).is_ok();
+        for pid in self.pids()? {
+            let _ = crate::sys::kill_raw(pid, signal);
+        }
+        if frozen {
+            self.set_frozen(false)?;
+        }
+        Ok(())
+    }
+
+    fn oom_kills(&self) -> u64 {
+        self.dir("memory").map(|d| keyed(d, "memory.oom_control")).and_then(|m| m.get("oom_kill").copied()).unwrap_or(0)
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let empty = PathBuf::new();
+        let memory = self.dir("memory").unwrap_or(&empty);
+        let cpuacct = self.dir("cpuacct").unwrap_or(&empty);
+        let cpu = keyed(self.dir("cpu").unwrap_or(&empty), "cpu.stat");
+        let cpuacct_stat = keyed(cpuacct, "cpuacct.stat");
+        let ticks = |key: &str| cpuacct_stat.get(key).copied().unwrap_or(0) * 10_000_000; // USER_HZ 100
+        let pids = self.dir("pids").unwrap_or(&empty);
+        let raw = keyed(memory, "memory.stat");
+        super::stats::assemble(super::stats::Raw {
+            cpu_total_ns: read_u64(cpuacct, "cpuacct.usage"),
+            cpu_user_ns: ticks("user"),
+            cpu_kernel_ns: ticks("system"),
+            periods: cpu.get("nr_periods").copied().unwrap_or(0),
+            throttled_periods: cpu.get("nr_throttled").copied().unwrap_or(0),
+            throttled_ns: cpu.get("throttled_time").copied().unwrap_or(0),
+            memory_usage: read_u64(memory, "memory.usage_in_bytes"),
+            memory_max_usage: read_u64(memory, "memory.max_usage_in_bytes"),
+            memory_limit: read_u64(memory, "memory.limit_in_bytes"),
+            memory_failcnt: read_u64(memory, "memory.failcnt"),
+            swap_usage: read_u64(memory, "memory.memsw.usage_in_bytes"),
+            swap_limit: read_u64(memory, "memory.memsw.limit_in_bytes"),
+            cache: raw.get("cache").copied().unwrap_or(0),
+            memory_raw: raw,
+            pids_current: read_u64(pids, "pids.current"),
+            pids_limit: read(pids, "pids.max").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+            io: Vec::new(),
+        })
+    }
+
+    fn destroy(&self) -> Result<()> {
+        for dir in self.dirs.values() {
+            super::remove_dir(dir)?;
+        }
+        Ok(())
+    }
+}

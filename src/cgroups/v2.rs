@@ -1,0 +1,236 @@
+//! cgroup v2: one directory, controllers enabled down the tree, devices
+//! through eBPF, freezing through cgroup.freeze.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+
+use super::convert::{blkio_weight_to_io_weight, cpu_max, limit_or_max, shares_to_weight, swap_to_v2};
+use super::{CGROUP_ROOT, Cgroup, CgroupError, Result, devices, devices_bpf, keyed, procs, read, read_u64, write};
+
+pub struct V2 {
+    pub dir: PathBuf,
+}
+
+impl V2 {
+    /// Enables every available controller in each ancestor's
+    /// subtree_control, so the container's directory has their files.
+    fn enable_controllers(&self) -> Result<()> {
+        let root = Path::new(CGROUP_ROOT);
+        let mut ancestors: Vec<&Path> = self.dir.ancestors().skip(1).take_while(|a| a.starts_with(root)).collect();
+        ancestors.reverse();
+        for dir in ancestors {
+            let available = read(dir, "cgroup.controllers").unwrap_or_default();
+            let wanted: Vec<String> = available.split_whitespace().map(|c| format!("+{c}")).collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            write(dir, "cgroup.subtree_control", wanted.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Cgroup for V2 {
+    fn create(&self) -> Result<()> {
+        if self.dir.is_dir() && self.is_frozen() {
+            return Err(CgroupError::State { path: self.dir.clone(), message: "already exists and is frozen".into() });
+        }
+        super::make_dir(&self.dir)?;
+        self.enable_controllers()
+    }
+
+    fn apply(&self, r: &LinuxResources) -> Result<()> {
+        let dir = &self.dir;
+        if let Some(memory) = r.memory() {
+            if let Some(reservation) = memory.reservation() {
+                write(dir, "memory.low", limit_or_max(Some(reservation)))?;
+            }
+            if let Some(limit) = memory.limit() {
+                write(dir, "memory.max", limit_or_max(Some(limit)))?;
+            }
+            if let Some(swap) = memory.swap() {
+                let value = swap_to_v2(swap, memory.limit()).map_err(|m| CgroupError::config("linux.resources.memory.swap", m))?;
+                write(dir, "memory.swap.max", value)?;
+            }
+            if memory.swappiness().is_some() {
+                return Err(CgroupError::config("linux.resources.memory.swappiness", "not available on cgroup v2"));
+            }
+            if memory.disable_oom_killer() == Some(true) {
+                return Err(CgroupError::config("linux.resources.memory.disableOOMKiller", "not available on cgroup v2"));
+            }
+        }
+        if let Some(cpu) = r.cpu() {
+            if let Some(shares) = cpu.shares() {
+                write(dir, "cpu.weight", shares_to_weight(shares).to_string())?;
+            }
+            if cpu.quota().is_some() || cpu.period().is_some() {
+                write(dir, "cpu.max", cpu_max(cpu.quota(), cpu.period()))?;
+            }
+            if let Some(burst) = cpu.burst() {
+                write(dir, "cpu.max.burst", burst.to_string())?;
+            }
+            if let Some(idle) = cpu.idle() {
+                write(dir, "cpu.idle", idle.to_string())?;
+            }
+            if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
+                return Err(CgroupError::config("linux.resources.cpu.realtimeRuntime", "realtime scheduling limits are not available on cgroup v2"));
+            }
+            if let Some(cpus) = cpu.cpus().as_deref().filter(|c| !c.is_empty()) {
+                write(dir, "cpuset.cpus", cpus)?;
+            }
+            if let Some(mems) = cpu.mems().as_deref().filter(|m| !m.is_empty()) {
+                write(dir, "cpuset.mems", mems)?;
+            }
+        }
+        if let Some(pids) = r.pids() {
+            let limit = pids.limit();
+            write(dir, "pids.max", limit_or_max(Some(limit).filter(|l| *l > 0)))?;
+        }
+        if let Some(io) = r.block_io() {
+            if let Some(weight) = io.weight() {
+                write(dir, "io.weight", format!("default {}", blkio_weight_to_io_weight(weight as u64)))?;
+            }
+            for device in io.weight_device().iter().flatten() {
+                if let Some(weight) = device.weight() {
+                    let value = blkio_weight_to_io_weight(weight as u64);
+                    write(dir, "io.weight", format!("{}:{} {value}", device.major(), device.minor()))?;
+                }
+            }
+            let throttles = [
+                ("rbps", io.throttle_read_bps_device()),
+                ("wbps", io.throttle_write_bps_device()),
+                ("riops", io.throttle_read_iops_device()),
+                ("wiops", io.throttle_write_iops_device()),
+            ];
+            for (key, list) in throttles {
+                for device in list.iter().flatten() {
+                    write(dir, "io.max", format!("{}:{} {key}={}", device.major(), device.minor(), device.rate()))?;
+                }
+            }
+        }
+        for hugepage in r.hugepage_limits().iter().flatten() {
+            write(dir, &format!("hugetlb.{}.max", hugepage.page_size()), hugepage.limit().to_string())?;
+        }
+        for (device, limits) in r.rdma().iter().flatten() {
+            let mut line = device.clone();
+            if let Some(handles) = limits.hca_handles() {
+                line.push_str(&format!(" hca_handle={handles}"));
+            }
+            if let Some(objects) = limits.hca_objects() {
+                line.push_str(&format!(" hca_object={objects}"));
+            }
+            write(dir, "rdma.max", line)?;
+        }
+        if r.network().is_some() {
+            return Err(CgroupError::config("linux.resources.network", "net_cls and net_prio do not exist on cgroup v2"));
+        }
+        for (key, value) in r.unified().iter().flatten() {
+            apply_unified(dir, key, value)?;
+        }
+        if let Some(list) = r.devices() {
+            devices_bpf::apply(dir, &devices::rules(list))?;
+        }
+        Ok(())
+    }
+
+    fn add_process(&self, pid: i32) -> Result<()> {
+        write(&self.dir, "cgroup.procs", pid.to_string())
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        procs(&self.dir)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        write(&self.dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
+        // The write returns before every task has stopped; cgroup.events
+        // says when the whole cgroup is.
+        let want = if frozen { "frozen 1" } else { "frozen 0" };
+        for _ in 0..1000 {
+            if read(&self.dir, "cgroup.events").is_some_and(|e| e.lines().any(|l| l == want)) {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Err(CgroupError::State { path: self.dir.clone(), message: format!("did not reach \"{want}\"") })
+    }
+
+    fn is_frozen(&self) -> bool {
+        read(&self.dir, "cgroup.freeze").is_some_and(|f| f.trim() == "1")
+    }
+
+    fn signal_all(&self, signal: i32) -> Result<()> {
+        if signal == libc::SIGKILL && self.dir.join("cgroup.kill").exists() {
+            return write(&self.dir, "cgroup.kill", "1");
+        }
+        for pid in self.pids()? {
+            let _ = crate::sys::kill_raw(pid, signal);
+        }
+        Ok(())
+    }
+
+    fn oom_kills(&self) -> u64 {
+        keyed(&self.dir, "memory.events").get("oom_kill").copied().unwrap_or(0)
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let dir = &self.dir;
+        let cpu = keyed(dir, "cpu.stat");
+        let memory = keyed(dir, "memory.stat");
+        let limit = |file: &str| read(dir, file).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(u64::MAX);
+        let events = keyed(dir, "memory.events");
+        super::stats::assemble(super::stats::Raw {
+            cpu_total_ns: cpu.get("usage_usec").copied().unwrap_or(0) * 1000,
+            cpu_user_ns: cpu.get("user_usec").copied().unwrap_or(0) * 1000,
+            cpu_kernel_ns: cpu.get("system_usec").copied().unwrap_or(0) * 1000,
+            throttled_periods: cpu.get("nr_throttled").copied().unwrap_or(0),
+            periods: cpu.get("nr_periods").copied().unwrap_or(0),
+            throttled_ns: cpu.get("throttled_usec").copied().unwrap_or(0) * 1000,
+            memory_usage: read_u64(dir, "memory.current"),
+            memory_max_usage: read_u64(dir, "memory.peak"),
+            memory_limit: limit("memory.max"),
+            memory_failcnt: events.get("max").copied().unwrap_or(0),
+            swap_usage: read_u64(dir, "memory.swap.current"),
+            swap_limit: limit("memory.swap.max"),
+            cache: memory.get("file").copied().unwrap_or(0),
+            memory_raw: memory,
+            pids_current: read_u64(dir, "pids.current"),
+            pids_limit: read(dir, "pids.max").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+            io: keyed_io(dir),
+        })
+    }
+
+    fn destroy(&self) -> Result<()> {
+        super::remove_dir(&self.dir)
+    }
+}
+
+/// A raw `linux.resources.unified` key: written as given, but the
+/// controller must be there (the file exists), or it is an error.
+fn apply_unified(dir: &Path, key: &str, value: &str) -> Result<()> {
+    if key.contains('/') || key.starts_with('.') {
+        return Err(CgroupError::config(&format!("linux.resources.unified.{key}"), "is not a cgroup file name"));
+    }
+    if !dir.join(key).exists() {
+        let controller = key.split('.').next().unwrap_or(key);
+        return Err(CgroupError::config(
+            &format!("linux.resources.unified.{key}"),
+            format!("the {controller} controller is not available in {}", dir.display()),
+        ));
+    }
+    write(dir, key, value)
+}
+
+/// io.stat's per-device byte and operation counters.
+fn keyed_io(dir: &Path) -> Vec<(String, u64, u64, u64, u64)> {
+    read(dir, "io.stat")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let device = line.split_whitespace().next()?.to_string();
+            let get = |key: &str| line.split_whitespace().find_map(|w| w.strip_prefix(key)?.parse::<u64>().ok()).unwrap_or(0);
+            Some((device, get("rbytes="), get("wbytes="), get("rios="), get("wios=")))
+        })
+        .collect()
+}
