@@ -4,6 +4,8 @@
 //! the code calls these functions and gets `nix::Result` back, like any other
 //! nix call.
 
+pub mod bpf;
+
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
