@@ -20,6 +20,8 @@ pub enum Error {
     Signal(#[from] crate::signal::BadSignal),
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::security::seccomp::SeccompError),
     /// The init failed during create, at a named step.
     #[error("container init failed to {step}: {error}")]
     Init { step: String, error: String },

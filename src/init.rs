@@ -20,6 +20,7 @@ use crate::namespaces::{self, NamespacePlan};
 use crate::process;
 use crate::rootfs::{self, RootfsPlan};
 use crate::security::capabilities::CapabilityPlan;
+use crate::security::seccomp::{self, Filter};
 use crate::sync::{Channel, FromInit, ToInit};
 use crate::sys::{self, Forked};
 
@@ -36,6 +37,8 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
+    /// linux.seccomp, compiled by the parent.
+    pub seccomp: Option<&'a Filter>,
 }
 
 /// A failed step: its name and what went wrong.
@@ -169,6 +172,13 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     process::set_oom_score_adj(process).step("set oom_score_adj")?;
     let exec = prepare_exec(process)?;
 
+    // Without no_new_privs, loading a seccomp filter takes CAP_SYS_ADMIN:
+    // before the capabilities go. With it, as late as a failure still
+    // reaches `create` (runc's two places).
+    let no_new_privs = process.no_new_privileges() == Some(true);
+    if !no_new_privs {
+        seccomp::install(args.seccomp, &args.channel).step("load seccomp filter")?;
+    }
     let capabilities = CapabilityPlan::new(process.capabilities().as_ref());
     capabilities.limit_bounding().step("limit bounding capabilities")?;
     nix::sys::prctl::set_keepcaps(true).step("keep capabilities")?;
@@ -176,11 +186,14 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     nix::sys::prctl::set_keepcaps(false).step("keep capabilities")?;
     process::enter_cwd(process).step("enter working directory")?;
     capabilities.apply().step("set capabilities")?;
-    if process.no_new_privileges() == Some(true) {
+    if no_new_privs {
         nix::sys::prctl::set_no_new_privs().step("set no_new_privs")?;
     }
     let executable = process::find_executable(&process.args().as_ref().expect("validated")[0], &exec.env_strings)
         .step("find executable")?;
+    if no_new_privs {
+        seccomp::install(args.seccomp, &args.channel).step("load seccomp filter")?;
+    }
 
     args.channel.send(&FromInit::Ready).step("report ready")?;
     args.channel

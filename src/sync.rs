@@ -2,7 +2,7 @@
 //! sets itself up: a SOCK_SEQPACKET pair, one message per packet. The init
 //! reports failure here, naming the step that failed, and never prints.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
@@ -15,6 +15,9 @@ pub enum FromInit {
     WriteIdMaps,
     /// The intermediate forked the init; this is its pid in the parent's view.
     InitPid(i32),
+    /// The seccomp filter is loaded; its notify fd is attached (SCM_RIGHTS):
+    /// send it to the listener, then answer `SeccompListenerSent`.
+    SeccompListener,
     /// Set up and waiting for `start`.
     Ready,
     Failed { step: String, error: String },
@@ -26,6 +29,8 @@ pub enum ToInit {
     IdMapsWritten,
     /// The init is in its cgroup: it may create its cgroup namespace.
     Placed,
+    /// The seccomp notify fd reached `linux.seccomp.listenerPath`.
+    SeccompListenerSent,
     /// The state is on disk: the init may outlive the parent.
     Committed,
 }
@@ -62,6 +67,23 @@ impl Channel {
         let bytes = serde_json::to_vec(message)?;
         send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)?;
         Ok(())
+    }
+
+    /// Sends a message with an fd attached.
+    pub fn send_with_fd<T: Serialize>(&self, message: &T, fd: BorrowedFd<'_>) -> Result<(), SyncError> {
+        let bytes = serde_json::to_vec(message)?;
+        crate::sys::send_with_fd(self.fd.as_fd(), &bytes, fd)?;
+        Ok(())
+    }
+
+    /// Receives a message and the fd attached to it, if any.
+    pub fn recv_with_fd<T: for<'de> Deserialize<'de>>(&self) -> Result<(T, Option<OwnedFd>), SyncError> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let (n, fd) = crate::sys::recv_with_fd(self.fd.as_fd(), &mut buf)?;
+        if n == 0 {
+            return Err(SyncError::Closed);
+        }
+        Ok((serde_json::from_slice(&buf[..n])?, fd))
     }
 
     pub fn recv<T: for<'de> Deserialize<'de>>(&self) -> Result<T, SyncError> {

@@ -53,10 +53,13 @@ fn always_allowed() -> Vec<DeviceRule> {
 pub fn rules(configured: &[LinuxDeviceCgroup]) -> Vec<DeviceRule> {
     let mut rules: Vec<DeviceRule> = configured
         .iter()
+        // A fifo is no device: no cgroup rule can be about one.
+        .filter(|d| d.typ() != Some(LinuxDeviceType::P))
         .map(|d| DeviceRule {
             allow: d.allow(),
             kind: match d.typ() {
-                Some(LinuxDeviceType::C) => Some('c'),
+                // 'u' (unbuffered) names a character device too.
+                Some(LinuxDeviceType::C | LinuxDeviceType::U) => Some('c'),
                 Some(LinuxDeviceType::B) => Some('b'),
                 _ => None,
             },

@@ -190,18 +190,19 @@ fn remove_dir(dir: &Path) -> Result<()> {
     Err(CgroupError::State { path: dir.to_path_buf(), message: "still busy after 5 s".into() })
 }
 
-/// Creates a cgroup directory (and its parents); an existing one is only
-/// accepted if no process is in it.
-fn make_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        let busy = procs(dir).map(|p| !p.is_empty()).unwrap_or(false);
-        if busy {
-            return Err(CgroupError::State {
-                path: dir.to_path_buf(),
-                message: "already exists and has processes in it".into(),
-            });
-        }
-        return Ok(());
+/// Refuses a cgroup directory that exists with processes in it: it belongs
+/// to someone else.
+fn check_unused(dir: &Path) -> Result<()> {
+    if dir.is_dir() && procs(dir).is_ok_and(|p| !p.is_empty()) {
+        return Err(CgroupError::State {
+            path: dir.to_path_buf(),
+            message: "already exists and has processes in it".into(),
+        });
     }
+    Ok(())
+}
+
+/// Creates a cgroup directory and its parents.
+fn make_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(CgroupError::io("create", dir))
 }

@@ -36,6 +36,7 @@ impl Cgroup for V2 {
         if self.dir.is_dir() && self.is_frozen() {
             return Err(CgroupError::State { path: self.dir.clone(), message: "already exists and is frozen".into() });
         }
+        super::check_unused(&self.dir)?;
         super::make_dir(&self.dir)?;
         self.enable_controllers()
     }

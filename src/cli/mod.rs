@@ -135,7 +135,7 @@ pub enum Command {
         id: String,
     },
     /// Change the resource limits of a running container.
-    Update(resources::UpdateArgs),
+    Update(Box<resources::UpdateArgs>),
     /// Write a default config.json.
     Spec {
         #[arg(short = 'b', long, default_value = ".")]

@@ -6,7 +6,7 @@
 //! its mount namespace) is killed and reaped, and the state directory is
 //! removed. Nothing is left on the host.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::init::{self, InitArgs};
 use crate::logging;
 use crate::namespaces::{self, NamespacePlan};
+use crate::security::seccomp::{self, Filter};
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, Store};
 use crate::sync::{self, Channel, FromInit, ToInit};
@@ -48,6 +49,16 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let spec = &loaded.spec;
     let rootfs = spec::rootfs_path(spec, &bundle);
     let namespaces = NamespacePlan::from_spec(spec)?;
+    // Compiled here, before the clone, so that the init only loads it
+    // (validation compiled it once already and reported any problem).
+    let seccomp_filter = match linux_seccomp(spec) {
+        Some(profile) => Some(seccomp::compile(profile, &mut Vec::new()).map_err(|e| spec::SpecError::Field {
+            file: loaded.file.clone(),
+            field: e.field,
+            message: e.message,
+        })?),
+        None => None,
+    };
     phase("spec loaded");
     let route = Route {
         intermediate: namespaces.needs_intermediate(),
@@ -87,12 +98,14 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
+        seccomp: seccomp_filter.as_ref(),
     };
 
     let mut children = Children::default();
     let first = spawn(args, &route, spec, &parent_end, &mut children)?;
     phase("init cloned");
-    let init_pid = converse(&parent_end, &route, spec, first, cgroup.get(), &mut children)?;
+    let listener = seccomp_filter.as_ref().and_then(Filter::listener).map(|l| (l, &container));
+    let init_pid = converse(&parent_end, &route, spec, first, cgroup.get(), &mut children, listener)?;
     phase("init ready");
 
     let pid_start = state::start_time(init_pid.as_raw())
@@ -109,6 +122,10 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     reservation.keep();
     phase("recorded");
     Ok(container)
+}
+
+fn linux_seccomp(spec: &oci_spec::runtime::Spec) -> Option<&oci_spec::runtime::LinuxSeccomp> {
+    spec.linux().as_ref().and_then(|l| l.seccomp().as_ref())
 }
 
 /// The fifo the init blocks on until `start`; the init gets an O_PATH fd of
@@ -184,7 +201,8 @@ fn close_parent_end(parent_end: &Channel) {
 }
 
 /// Answers the init (and intermediate) until the init reports ready, and
-/// returns the init's pid.
+/// returns the init's pid. With a seccomp listener, the init's notify fd is
+/// passed on to it on the way.
 fn converse(
     channel: &Channel,
     route: &Route,
@@ -192,6 +210,7 @@ fn converse(
     first: Pid,
     cgroup: &dyn Cgroup,
     children: &mut Children,
+    listener: Option<(&seccomp::Listener, &Container)>,
 ) -> Result<Pid> {
     if route.creates_user {
         expect(channel, "WriteIdMaps", |m| matches!(m, FromInit::WriteIdMaps).then_some(()))?;
@@ -214,6 +233,11 @@ fn converse(
     // whose root is then the container's cgroup.
     cgroup.add_process(init.as_raw())?;
     channel.send(&ToInit::Placed)?;
+    if let Some((listener, container)) = listener {
+        let notify_fd = expect_fd(channel, "SeccompListener", |m| matches!(m, FromInit::SeccompListener))?;
+        seccomp::send_to_listener(listener, notify_fd.as_fd(), container, init.as_raw())?;
+        channel.send(&ToInit::SeccompListenerSent)?;
+    }
     expect(channel, "Ready", |m| matches!(m, FromInit::Ready).then_some(()))?;
     Ok(init)
 }
@@ -227,6 +251,28 @@ fn expect<T>(channel: &Channel, what: &'static str, pick: impl Fn(&FromInit) -> 
         }
         Err(e) => return Err(e.into()),
     };
+    check_message(message, what, pick)
+}
+
+/// Receives one message that carries an fd.
+fn expect_fd(channel: &Channel, what: &'static str, is: impl Fn(&FromInit) -> bool) -> Result<OwnedFd> {
+    let (message, fd): (FromInit, _) = match channel.recv_with_fd() {
+        Ok(received) => received,
+        Err(sync::SyncError::Closed) => {
+            return Err(Error::Lifecycle("container init exited during create".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    check_message(message, what, |m| is(m).then_some(()))?;
+    fd.ok_or_else(|| {
+        Error::Sync(sync::SyncError::Unexpected {
+            expected: what,
+            got: "a message without its fd".into(),
+        })
+    })
+}
+
+fn check_message<T>(message: FromInit, what: &'static str, pick: impl Fn(&FromInit) -> Option<T>) -> Result<T> {
     if let FromInit::Failed { step, error } = message {
         return Err(Error::Init { step, error });
     }
@@ -283,9 +329,12 @@ struct CgroupGuard {
 
 impl CgroupGuard {
     fn create(paths: &CgroupPaths, resources: Option<&oci_spec::runtime::LinuxResources>) -> Result<Self> {
-        let guard = CgroupGuard { cgroup: Some(cgroups::open(paths)) };
-        let cgroup = guard.get();
+        let cgroup = cgroups::open(paths);
+        // Checked and made before the guard exists: a cgroup that is in use
+        // by someone else is refused, and never killed or removed by us.
         cgroup.create()?;
+        let guard = CgroupGuard { cgroup: Some(cgroup) };
+        let cgroup = guard.get();
         if let Some(resources) = resources {
             cgroup.apply(resources)?;
         }

@@ -1,4 +1,6 @@
-//! Security settings of the container process. Capabilities for now;
-//! seccomp and the LSMs come with their own modules.
+//! Security settings of the container process: capabilities and seccomp;
+//! the LSMs come with their own modules.
 
 pub mod capabilities;
+pub mod seccomp;
+mod syscalls;

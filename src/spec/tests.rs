@@ -142,6 +142,31 @@ fn rlimit_and_bind_checks() {
 #[test]
 fn unsupported_features_are_errors_not_silence() {
     let mut c = base();
-    c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
-    assert!(error_of(&c).starts_with("config.json: linux.seccomp:"));
+    c["linux"]["intelRdt"] = serde_json::json!({"closID": "x"});
+    assert!(error_of(&c).starts_with("config.json: linux.intelRdt:"));
+}
+
+#[test]
+fn seccomp_profiles_are_checked_and_warn() {
+    let mut c = base();
+    c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"},
+        {"names": ["no_such_call", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]});
+    let loaded = check(&c).expect("valid");
+    assert_eq!(loaded.warnings, ["linux.seccomp.syscalls[1].names[0]: unknown system call \"no_such_call\", ignored"]);
+    let mut c = base();
+    c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["a"], "action": "SCMP_ACT_ERRNO"}, {"names": ["b"], "action": "SCMP_ACT_ERRNO"},
+        {"names": ["c"], "action": "SCMP_ACT_ERRNO"}, {"names": ["d"], "action": "SCMP_ACT_DENY"}]});
+    assert_eq!(error_of(&c), "config.json: linux.seccomp.syscalls[3].action: unknown value \"SCMP_ACT_DENY\"");
+    let mut c = base();
+    c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_BOGUS"]});
+    assert_eq!(error_of(&c), "config.json: linux.seccomp.flags[0]: unknown value \"SECCOMP_FILTER_FLAG_BOGUS\"");
+    let mut c = base();
+    c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]});
+    assert_eq!(error_of(&c), "config.json: linux.seccomp.architectures[0]: unknown value \"SCMP_ARCH_VAX\"");
+    let mut c = base();
+    c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 9, "value": 0, "op": "SCMP_CMP_EQ"}]}]});
+    assert_eq!(error_of(&c), "config.json: linux.seccomp.syscalls[0].args[0].index: 9 is out of range (0 to 5)");
 }

@@ -22,6 +22,7 @@ pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Resul
     mounts(spec, warnings)?;
     linux_paths(spec)?;
     sysctl(spec, &namespaces)?;
+    seccomp(spec, warnings)?;
     unsupported(spec)
 }
 
@@ -272,6 +273,15 @@ fn sysctl(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// `linux.seccomp` is compiled here, so that its errors fail `create` before
+/// anything is made and its warnings (unknown call names) reach the user.
+fn seccomp(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
+    if let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        crate::security::seccomp::compile(profile, warnings).map_err(|e| invalid(e.field, e.message))?;
+    }
+    Ok(())
+}
+
 /// Fields husk cannot apply yet. Asking for one is an error, never a silent
 /// no-op.
 fn unsupported(spec: &Spec) -> Result<(), Invalid> {
@@ -282,9 +292,6 @@ fn unsupported(spec: &Spec) -> Result<(), Invalid> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    if linux.seccomp().is_some() {
-        return not_yet("linux.seccomp");
-    }
     if linux.mount_label().as_deref().is_some_and(|l| !l.is_empty()) {
         return not_yet("linux.mountLabel");
     }

@@ -39,7 +39,7 @@ const BPF_PROG_QUERY: libc::c_int = 16;
 /// One eBPF instruction, `struct bpf_insn`:
 /// `{ __u8 code; __u8 dst_reg:4; __u8 src_reg:4; __s16 off; __s32 imm; }`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Insn {
     pub code: u8,
     /// dst_reg and src_reg, two 4-bit fields sharing one byte; the order of
@@ -71,6 +71,13 @@ impl Insn {
         return self.regs >> 4;
         #[cfg(target_endian = "big")]
         return self.regs & 0xf;
+    }
+}
+
+impl std::fmt::Debug for Insn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (code, dst, src, off, imm) = (self.code, self.dst(), self.src(), self.off, self.imm);
+        write!(f, "Insn {{ code: {code:#04x}, dst: {dst}, src: {src}, off: {off}, imm: {imm} }}")
     }
 }
 
@@ -204,7 +211,13 @@ fn object_name(name: &str) -> [u8; OBJ_NAME_LEN] {
 /// `BPF_PROG_LOAD`: verifies and loads `insns` as a program of `prog_type`,
 /// named `name` (at most 15 bytes of `[A-Za-z0-9_.]`). With `log`, the
 /// verifier writes its log (level 1) there, NUL-terminated.
-pub fn prog_load(prog_type: u32, insns: &[Insn], license: &CStr, name: &str, log: Option<&mut [u8]>) -> nix::Result<OwnedFd> {
+pub fn prog_load(
+    prog_type: u32,
+    insns: &[Insn],
+    license: &CStr,
+    name: &str,
+    log: Option<&mut [u8]>,
+) -> nix::Result<OwnedFd> {
     let (log_level, log_size, log_buf) = match log {
         Some(buf) if !buf.is_empty() => (1, buf.len().min(u32::MAX as usize) as u32, buf.as_mut_ptr() as usize as u64),
         _ => (0, 0, 0),

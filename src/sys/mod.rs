@@ -165,3 +165,76 @@ pub fn ensure_stdio_open() {
         }
     }
 }
+
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`: seccomp(2) returns a notify fd.
+pub const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
+
+/// Loads a classic BPF seccomp filter into the calling thread
+/// (`seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`). With
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER` among `flags`, returns the filter's
+/// notify fd (close-on-exec, as the kernel makes it).
+pub fn seccomp_set_mode_filter(program: &[libc::sock_filter], flags: u32) -> nix::Result<Option<OwnedFd>> {
+    const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
+    let len = libc::c_ushort::try_from(program.len()).map_err(|_| Errno::EINVAL)?;
+    let prog = libc::sock_fprog {
+        len,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: `prog` points at `program`, `len` instructions long, and both
+    // outlive the call; the kernel copies the program and never writes to it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags as libc::c_uint,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    let ret = Errno::result(ret)?;
+    if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+        // SAFETY: with NEW_LISTENER, a successful seccomp(2) returns a new
+        // fd that nothing else owns.
+        Ok(Some(unsafe { OwnedFd::from_raw_fd(ret as RawFd) }))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Sends `bytes` on a unix socket with `fd` attached (SCM_RIGHTS), in one
+/// sendmsg(2). Returns how many bytes went.
+pub fn send_with_fd(sock: BorrowedFd<'_>, bytes: &[u8], fd: BorrowedFd<'_>) -> nix::Result<usize> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let iov = [std::io::IoSlice::new(bytes)];
+    let fds = [fd.as_raw_fd()];
+    let cmsgs = [ControlMessage::ScmRights(&fds)];
+    loop {
+        match sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            Err(Errno::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Receives one message from a unix socket into `buf`, with the fd sent
+/// along with it (SCM_RIGHTS), if any, made close-on-exec. Any further fds
+/// are closed.
+pub fn recv_with_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = loop {
+        match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Err(Errno::EINTR) => continue,
+            other => break other?,
+        }
+    };
+    let mut received = Vec::new();
+    for cmsg in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            // SAFETY: SCM_RIGHTS fds are new entries of our fd table, created
+            // by this recvmsg; nothing else owns them.
+            received.extend(fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    Ok((msg.bytes, received.into_iter().next()))
+}

@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""Benchmark husk against runc and crun on the same bundle, interleaved.
+
+    sudo python3 integration/bench/bench.py [--runs N] [--out FILE]
+
+It re-executes itself inside a private mount namespace (where an empty file
+hides the hybrid host's cgroup2 controllers from Debian's crun 1.8, which
+otherwise refuses to run) under `tini -s`, a subreaper that reaps detached
+containers the way a shim would. Every runtime gets the same treatment.
+
+It prints, and writes to integration/bench/RESULTS.md, the median of each
+measurement and its ratio to crun. Times are wall-clock medians over runs
+interleaved across runtimes, so machine noise hits all three alike; quote
+the ratios, not the milliseconds.
+"""
+
+import argparse
+import faulthandler
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HUSK = os.path.join(REPO, "target", "release", "husk")
+CONTROLLERS = "/sys/fs/cgroup/unified/cgroup.controllers"
+RUNTIMES = ["husk", "runc", "crun"]
+
+
+def binary(runtime):
+    return HUSK if runtime == "husk" else shutil.which(runtime)
+
+
+def sh(*args, **kw):
+    return subprocess.run(list(args), check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def make_bundle(root, args, seccomp=None):
+    bundle = os.path.join(root, "bundle-" + "-".join(a.strip("/").replace("/", "_") for a in args[:1]) + ("-seccomp" if seccomp else ""))
+    os.makedirs(bundle)
+    rootfs = os.path.join(root, "rootfs")
+    if not os.path.exists(rootfs):
+        sh(os.path.join(REPO, "oci-bundles", "rootfs-busybox.sh"), rootfs)
+    sh(HUSK, "spec", "--bundle", bundle)
+    path = os.path.join(bundle, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    # Debian's crun 1.8 rejects spec versions it does not know.
+    config["ociVersion"] = "1.0.2-dev"
+    config["root"]["path"] = rootfs
+    config["process"]["terminal"] = False
+    config["process"]["args"] = args
+    if seccomp:
+        config["linux"]["seccomp"] = seccomp
+    with open(path, "w") as f:
+        json.dump(config, f)
+    return bundle
+
+
+class Runtime:
+    def __init__(self, name, state_root):
+        self.name = name
+        self.bin = binary(name)
+        self.root = os.path.join(state_root, name)
+        self.count = 0
+
+    def cmd(self, *args):
+        return [self.bin, "--root", self.root, *args]
+
+    def new_id(self, label):
+        self.count += 1
+        # Runtime-specific, because the default cgroup path is the id.
+        return f"bench-{self.name}-{label}-{self.count}"
+
+    def call(self, *args, stdin=subprocess.DEVNULL):
+        # stderr goes to a file: after `create` the container holds the
+        # runtime's stdio, and a pipe would not reach EOF while it lives.
+        with tempfile.TemporaryFile() as err:
+            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=subprocess.DEVNULL, stderr=err)
+            err.seek(0)
+            done.stderr = err.read()
+        return done
+
+    def timed(self, *args):
+        start = time.perf_counter()
+        done = self.call(*args)
+        elapsed = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"{self.name} {' '.join(args)}: {done.stderr.decode().strip()}")
+        return elapsed
+
+
+def wait_gone(pid, timeout=10.0):
+    """Waits until a (non-child) process has exited; tini reaps it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.0005)
+    raise RuntimeError(f"pid {pid} did not exit")
+
+
+def lifecycle_run(rt, bundle):
+    cid = rt.new_id("run")
+    start = time.perf_counter()
+    done = rt.call("run", "--bundle", bundle, cid)
+    rt.call("delete", cid)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{rt.name} run: {done.stderr.decode().strip()}")
+    return elapsed
+
+
+def create_start_wait_delete(rt, bundle, pid_dir):
+    cid = rt.new_id("csd")
+    pid_file = os.path.join(pid_dir, f"{rt.name}-{cid}.pid")
+    start = time.perf_counter()
+    rt.timed("create", "--bundle", bundle, "--pid-file", pid_file, cid)
+    with open(pid_file) as f:
+        pid = int(f.read())
+    rt.timed("start", cid)
+    wait_gone(pid)
+    rt.timed("delete", cid)
+    return time.perf_counter() - start
+
+
+def create_only(rt, bundle):
+    """Times create alone, then cleans up untimed."""
+    cid = rt.new_id("create")
+    elapsed = rt.timed("create", "--bundle", bundle, cid)
+    rt.call("delete", "--force", cid)
+    return elapsed
+
+
+def peak_rss_kib(rt, bundle):
+    """Peak RSS of the runtime process during create (getrusage of children)."""
+    cid = rt.new_id("rss")
+    # posix_spawn (vfork underneath): the child never holds a copy of this
+    # Python process, so its peak RSS is the runtime's own.
+    with open(os.devnull, "r+b") as devnull:
+        actions = [(os.POSIX_SPAWN_DUP2, devnull.fileno(), fd) for fd in (0, 1, 2)]
+        pid = os.posix_spawn(rt.bin, rt.cmd("create", "--bundle", bundle, cid), os.environ, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
+    rt.call("delete", "--force", cid)
+    if status != 0:
+        raise RuntimeError(f"{rt.name} create failed ({status})")
+    return usage.ru_maxrss
+
+
+def used_kib():
+    """Memory in use, with the page cache dropped so only real use counts."""
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3")
+    info = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            key, value = line.split(":")
+            info[key] = int(value.split()[0])
+    return info["MemTotal"] - info["MemAvailable"]
+
+
+def fifty_sleepers(rt, bundle, count=50):
+    """Starts `count` sleeping containers one after another, then deletes
+    them. Returns (total seconds, host KiB per container beyond the sleeping
+    processes' own RSS)."""
+    ids = [rt.new_id("sleep") for _ in range(count)]
+    before = used_kib()
+    start = time.perf_counter()
+    for cid in ids:
+        rt.timed("run", "-d", "--bundle", bundle, cid)
+    started = time.perf_counter()
+    time.sleep(0.5)
+    after = used_kib()
+    rss = 0
+    for cid in ids:
+        out = subprocess.run(rt.cmd("state", cid), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            pid = json.loads(out.stdout)["pid"]
+            # The sleepers' own memory: anonymous pages and page tables
+            # (their file pages are the shared, cached busybox binary).
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(l.split(":", 1) for l in f)
+            rss += int(fields["RssAnon"].split()[0]) + int(fields["VmPTE"].split()[0])
+        except (ValueError, KeyError, StopIteration, FileNotFoundError):
+            pass
+    delete_start = time.perf_counter()
+    for cid in ids:
+        rt.timed("delete", "--force", cid)
+    total = (started - start) + (time.perf_counter() - delete_start)
+    return total, max(0, after - before - rss) / count
+
+
+def median_ms(values):
+    return statistics.median(values) * 1000
+
+
+def inner(args):
+    missing = [r for r in RUNTIMES if not binary(r)]
+    if missing:
+        sys.exit(f"bench: not installed: {', '.join(missing)}")
+    work = tempfile.mkdtemp(prefix="husk-bench-")
+    try:
+        run_bundle = make_bundle(work, ["true"])
+        sleep_bundle = make_bundle(work, ["sleep", "1000"])
+        runtimes = {name: Runtime(name, os.path.join(work, "state")) for name in RUNTIMES}
+        results = {name: {} for name in RUNTIMES}
+
+        def interleave(label, fn, runs):
+            samples = {name: [] for name in RUNTIMES}
+            for i in range(runs):
+                order = RUNTIMES[i % 3:] + RUNTIMES[:i % 3]
+                for name in order:
+                    samples[name].append(fn(runtimes[name]))
+            for name in RUNTIMES:
+                results[name][label] = samples[name]
+
+        # Warm caches (binaries, rootfs pages) before measuring.
+        interleave("warmup", lambda rt: lifecycle_run(rt, run_bundle), 3)
+        interleave("run", lambda rt: lifecycle_run(rt, run_bundle), args.runs)
+        interleave("create-start-wait-delete", lambda rt: create_start_wait_delete(rt, run_bundle, work), args.runs)
+        interleave("create", lambda rt: create_only(rt, sleep_bundle), args.runs)
+
+        holders = {}
+        for name, rt in runtimes.items():
+            cid = rt.new_id("holder")
+            rt.timed("run", "-d", "--bundle", sleep_bundle, cid)
+            holders[name] = cid
+        interleave("state", lambda rt: rt.timed("state", holders[rt.name]), args.runs)
+        interleave("peak-rss", lambda rt: peak_rss_kib(rt, sleep_bundle), max(3, args.runs // 4))
+        for name, rt in runtimes.items():
+            rt.call("delete", "--force", holders[name])
+
+        fifty = {}
+        for name in RUNTIMES:
+            fifty[name] = fifty_sleepers(runtimes[name], sleep_bundle)
+
+        phases = husk_phase_profile(runtimes["husk"], sleep_bundle, args.runs)
+        report(args, results, fifty, phases)
+    finally:
+        for rt_name in RUNTIMES:
+            root = os.path.join(work, "state", rt_name)
+            if os.path.isdir(root):
+                for cid in os.listdir(root):
+                    subprocess.run([binary(rt_name), "--root", root, "delete", "--force", cid], stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def husk_phase_profile(rt, bundle, runs):
+    """Median time at which each `create` phase ends, from `husk --debug`."""
+    marks = {}
+    for _ in range(runs):
+        cid = rt.new_id("phase")
+        log = os.path.join(os.path.dirname(rt.root), f"{cid}.log")
+        subprocess.run([rt.bin, "--root", rt.root, "--debug", "--log", log, "--log-format", "json", "create", "--bundle", bundle, cid],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        rt.call("delete", "--force", cid)
+        with open(log) as f:
+            for line in f:
+                entry = json.loads(line)
+                msg = entry.get("msg", "")
+                if entry.get("level") == "debug" and " at " in msg and msg.startswith("create "):
+                    phase, at = msg.split(": ", 1)[1].rsplit(" at ", 1)
+                    marks.setdefault(phase, []).append(parse_duration(at))
+    return {phase: statistics.median(values) * 1000 for phase, values in marks.items()}
+
+
+def parse_duration(text):
+    """Rust's Debug of a Duration: 1.234ms, 567.8µs, 1.2s, 12ns."""
+    for unit, scale in (("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9), ("s", 1.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    return 0.0
+
+
+def report(args, results, fifty, phases):
+    lines = []
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+    versions = {name: subprocess.run([binary(name), "--version"], stdout=subprocess.PIPE, text=True).stdout.splitlines()[0] for name in RUNTIMES}
+    lines.append("# husk benchmark results\n")
+    lines.append(f"Written by `integration/bench/bench.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; rerun with "
+                 "`sudo python3 integration/bench/bench.py` after `cargo build --release`.\n")
+    lines.append(f"Machine: {platform.node()}, {os.cpu_count()} cpus ({cpu}), kernel {platform.release()}, "
+                 f"cgroups {'v2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'v1/hybrid'}.  ")
+    lines.append(f"Runtimes: {versions['husk']}; {versions['runc']}; {versions['crun']}.  ")
+    lines.append(f"Medians over {args.runs} interleaved runs each; ratio = husk ÷ crun (lower is better for husk).\n")
+    lines.append("| measurement | husk | runc | crun | husk/crun | runc/crun |")
+    lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+
+    def row(label, values, unit, fmt="{:.2f}"):
+        h, r, c = (values[n] for n in RUNTIMES)
+        lines.append(f"| {label} | {fmt.format(h)} {unit} | {fmt.format(r)} {unit} | {fmt.format(c)} {unit} | {h / c:.2f} | {r / c:.2f} |")
+
+    for key, label in (("run", "1. run /bin/true + delete"), ("create-start-wait-delete", "2. create, start, wait, delete"),
+                       ("create", "create alone"), ("state", "4. state")):
+        row(label, {n: median_ms(results[n][key]) for n in RUNTIMES}, "ms")
+    lines.append("| 3. exec /bin/true | n/a | | | | husk has no `exec` yet |")
+    row("5. 50 sleeping containers, total", {n: fifty[n][0] * 1000 for n in RUNTIMES}, "ms", "{:.0f}")
+    row("5. host memory per container", {n: max(fifty[n][1], 1) for n in RUNTIMES}, "KiB", "{:.0f}")
+    row("6. peak RSS of create", {n: statistics.median(results[n]["peak-rss"]) for n in RUNTIMES}, "KiB", "{:.0f}")
+    lines.append("| 7. create with Docker's seccomp profile | n/a | | | | husk has no seccomp yet |")
+    lines.append("\n## husk create, phase profile (`husk --debug`)\n")
+    lines.append("Median time since the start of `create` at which each phase ended:\n")
+    lines.append("| phase | ends at |")
+    lines.append("| --- | ---: |")
+    for phase, ms in phases.items():
+        lines.append(f"| {phase} | {ms:.2f} ms |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(args.out, "w") as f:
+        f.write(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--out", default=os.path.join(REPO, "integration", "bench", "RESULTS.md"))
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root")
+    if not os.path.exists(HUSK):
+        sys.exit("bench: build husk first: cargo build --release")
+    if args.inner:
+        faulthandler.dump_traceback_later(int(os.environ.get("BENCH_DUMP_AFTER", "0")) or 10**6, exit=True)
+        if os.path.exists(CONTROLLERS):
+            empty = tempfile.NamedTemporaryFile(prefix="husk-bench-controllers-")
+            subprocess.run(["mount", "--bind", empty.name, CONTROLLERS], check=True)
+        inner(args)
+        return
+    tini = shutil.which("tini") or sys.exit("bench: needs tini (apt-get install tini)")
+    command = ["unshare", "--mount", "--propagation", "private", "--", tini, "-s", "--",
+               sys.executable, os.path.abspath(__file__), "--inner", "--runs", str(args.runs), "--out", args.out]
+    sys.exit(subprocess.run(command).returncode)
+
+
+if __name__ == "__main__":
+    main()

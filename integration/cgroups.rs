@@ -1,0 +1,190 @@
+//! cgroups on this host (v1, hybrid or v2), end to end: each test runs one
+//! scenario of integration/cgroup-scenarios.sh with the built husk and a
+//! busybox rootfs, echoes its output, and requires every check it printed to
+//! PASS, the scenario's checks to be there, and SCENARIOS DONE. The script
+//! prints why a check failed. cgroups_v2_vm.rs runs the same script on a
+//! cgroup v2 kernel in a VM.
+
+#[path = "common/mod.rs"]
+mod common;
+use common::*;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+/// One scenario at a time: the cpu scenario measures the share of a core a
+/// busy loop gets, which other scenarios running beside it would take.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Runs `scenario` and checks its output; `checks` are the names (after
+/// "scenario.") that must be reported, besides `cgroup-removed`, which
+/// every scenario reports.
+fn run_scenario(scenario: &str, checks: &[&str]) {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    // A bundle only for its private directory and its copy of the rootfs;
+    // dropping it checks that no process or mount of ours is left.
+    let bundle = Bundle::new(&["true"]);
+    let out_path = bundle.dir.join("scenarios.out");
+    let err_path = bundle.dir.join("scenarios.err");
+    // Output through files, as Bundle::husk does: a container that outlived
+    // the script would keep a pipe open.
+    let status = Command::new("sh")
+        .arg(repo().join("integration/cgroup-scenarios.sh"))
+        .arg(HUSK)
+        .arg(bundle.rootfs())
+        .arg(bundle.dir.join("work"))
+        .arg(scenario)
+        .env("PATH", path_with_runc())
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).unwrap())
+        .stderr(File::create(&err_path).unwrap())
+        .status()
+        .expect("run cgroup-scenarios.sh");
+    let output = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let errors = std::fs::read_to_string(&err_path).unwrap_or_default();
+    println!("{output}");
+    if !errors.is_empty() {
+        println!("stderr of cgroup-scenarios.sh:\n{errors}");
+    }
+    assert!(status.success(), "cgroup-scenarios.sh exited with {status}");
+    let mut expected: Vec<String> = checks.iter().map(|c| format!("{scenario}.{c}")).collect();
+    expected.push(format!("{scenario}.cgroup-removed"));
+    if let Err(problems) = verdict(&output, &expected) {
+        panic!("{scenario}: {problems}");
+    }
+}
+
+/// PATH with /usr/sbin, where Debian puts runc (the differential's oracle).
+fn path_with_runc() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
+    if path.split(':').any(|p| p == "/usr/sbin") { path } else { format!("{path}:/usr/sbin") }
+}
+
+/// Checks the script's output: every `RESULT name PASS|FAIL reason` line
+/// passed, every expected name appeared, and `SCENARIOS DONE` ended it.
+/// Returns the problems, one per line.
+fn verdict(output: &str, expected: &[String]) -> Result<(), String> {
+    let mut results: BTreeMap<&str, Result<(), &str>> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for line in output.lines().map(|l| l.trim_end_matches('\r')) {
+        let Some(rest) = line.strip_prefix("RESULT ") else { continue };
+        let mut words = rest.splitn(3, ' ');
+        let (name, outcome, reason) = (words.next().unwrap_or(""), words.next(), words.next());
+        match outcome {
+            Some("PASS") => {
+                results.entry(name).or_insert(Ok(()));
+            }
+            Some("FAIL") => {
+                results.insert(name, Err(reason.unwrap_or("")));
+            }
+            _ => problems.push(format!("malformed result line: {line}")),
+        }
+    }
+    for (name, result) in &results {
+        if let Err(reason) = result {
+            problems.push(format!("FAIL {name}: {reason}"));
+        }
+    }
+    for name in expected {
+        if !results.contains_key(name.as_str()) {
+            problems.push(format!("no result for {name}"));
+        }
+    }
+    if !output.lines().any(|l| l.trim_end_matches('\r') == "SCENARIOS DONE") {
+        problems.push("no SCENARIOS DONE: the script did not finish".into());
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+}
+
+#[test]
+fn basic() {
+    run_scenario("basic", &["run"]);
+}
+
+#[test]
+fn memory() {
+    // swap-file is skipped (not failed) where swap accounting is off.
+    run_scenario("memory", &["oom-exit", "limit-file", "oom-event", "oom-counter"]);
+}
+
+#[test]
+fn pids() {
+    run_scenario("pids", &["limit-file", "fork-fails"]);
+}
+
+#[test]
+fn cpu() {
+    run_scenario("cpu", &["limit-file", "usage-half-core"]);
+}
+
+#[test]
+fn devices() {
+    run_scenario("devices", &["zero-readable", "null-writable", "block-denied", "char-denied", "char-allowed"]);
+}
+
+#[test]
+fn pause() {
+    run_scenario("pause", &["state-paused", "counter-frozen", "state-running", "counter-advances"]);
+}
+
+#[test]
+fn update() {
+    run_scenario("update", &["memory-flag", "resources-stdin", "cpu-flags"]);
+}
+
+#[test]
+fn ps() {
+    run_scenario("ps", &["json-pids"]);
+}
+
+#[test]
+fn events() {
+    run_scenario("events", &["stats-type", "memory-usage", "pids-current"]);
+}
+
+#[test]
+fn cleanup() {
+    run_scenario("cleanup", &["created", "delete-force", "process-gone"]);
+}
+
+#[test]
+fn differential() {
+    // memory-swap, blkio-weight and devices are compared where the host has
+    // the files (skipped otherwise).
+    run_scenario(
+        "differential",
+        &["memory-limit", "memory-reservation", "cpu-shares", "cpu-quota", "cpu-period", "pids-limit"],
+    );
+}
+
+#[test]
+fn verdict_reads_results() {
+    let expected = vec!["a.x".to_string(), "a.y".to_string()];
+    assert!(verdict("RESULT a.x PASS\nSKIP a.z why\nRESULT a.y PASS\nSCENARIOS DONE\n", &expected).is_ok());
+    let problems = verdict("RESULT a.x FAIL got 3, want 4\r\nSCENARIOS DONE\r\n", &expected).unwrap_err();
+    assert!(problems.contains("FAIL a.x: got 3, want 4"), "{problems}");
+    assert!(problems.contains("no result for a.y"), "{problems}");
+    let problems = verdict("RESULT a.x PASS\nRESULT a.y PASS\n", &expected).unwrap_err();
+    assert!(problems.contains("no SCENARIOS DONE"), "{problems}");
+}
+
+/// A cgroup that another container occupies is refused, and left alone:
+/// neither its processes nor its directory are touched by the failed create.
+#[test]
+fn occupied_cgroup_is_refused_and_left_alone() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    let path = format!("/husk-occupied-{}", std::process::id());
+    b.config["linux"]["cgroupsPath"] = path.clone().into();
+    b.write();
+    let first = b.id("first");
+    assert!(b.husk(&["run", "-d", &first]).status.success());
+    let second = b.id("second");
+    let out = b.husk(&["create", &second]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("already exists and has processes in it"), "{}", text(&out.stderr));
+    assert!(!b.root.join(&second).exists());
+    assert_eq!(b.state(&first)["status"], "running");
+    assert!(b.husk(&["delete", "--force", &first]).status.success());
+}

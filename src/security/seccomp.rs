@@ -1,0 +1,777 @@
+//! `linux.seccomp`: the profile compiled to a classic BPF program by husk
+//! itself (no libseccomp), before the clone, and loaded by the init.
+//!
+//! The semantics are runc 1.1's on libseccomp 2.5, which engines and their
+//! profiles are written against:
+//!
+//! - Architectures: the native one is always filtered, plus those listed.
+//!   A call from any other architecture gets libseccomp's bad-arch action
+//!   (kill the thread). On x86_64, x32 calls carry `__X32_SYSCALL_BIT` under
+//!   the same audit arch: they are matched against the x32 table when
+//!   `SCMP_ARCH_X32` is listed and killed otherwise, so they cannot slip past
+//!   rules written for x86_64 numbers.
+//! - Rules whose action equals the default action are dropped (runc does,
+//!   since libseccomp refuses them). Several rules for a call are ORed; the
+//!   conditions of one rule are ANDed, except that a rule naming the same
+//!   argument twice becomes one rule per condition (runc's compatibility
+//!   behaviour). A call with an unconditional rule takes that rule's action
+//!   whatever its conditional rules say (libseccomp's tree does the same);
+//!   otherwise its conditional rules are tried in profile order.
+//! - 64-bit arguments are compared as two 32-bit halves, high word first;
+//!   32-bit ABIs (i386, x32) compare the low word only, as libseccomp does.
+//! - runc's -ENOSYS stub: unless the default action lets calls through
+//!   (allow, log, trace), a call numbered above the highest one the profile
+//!   names, on an architecture the profile lists, fails with ENOSYS rather
+//!   than the default action, so that a libc can fall back from a call newer
+//!   than the profile.
+//! - Unknown call names are skipped with a warning (names that exist only on
+//!   other architectures are skipped silently).
+//!
+//! The program is linear: one arch check at the top, then per architecture
+//! the unconditionally decided calls as runs of `jeq` sharing one `ret`, then
+//! the calls with argument rules, each behind one `jeq`. Every jump is
+//! relative and short, or hops over a block with `ja`, so no label fixing is
+//! needed. The kernel's per-syscall action cache recognises such a program's
+//! constant-allow calls and skips it for them.
+//!
+//! With `SCMP_ACT_NOTIFY`, the filter is loaded with a new listener; the init
+//! passes the notify fd to `create` over the sync channel, and `create` sends
+//! it to `listenerPath` with the container process state, as runc does.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction as Action, LinuxSeccompFilterFlag as Flag,
+    LinuxSeccompOperator as Operator,
+};
+
+use super::syscalls::{self, Table};
+use crate::state::Container;
+use crate::sync::{Channel, FromInit, SyncError, ToInit};
+use crate::sys;
+
+// Filter return values (linux/seccomp.h).
+const RET_KILL_PROCESS: u32 = 0x8000_0000;
+const RET_KILL_THREAD: u32 = 0x0000_0000;
+const RET_TRAP: u32 = 0x0003_0000;
+const RET_ERRNO: u32 = 0x0005_0000;
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const RET_TRACE: u32 = 0x7ff0_0000;
+const RET_LOG: u32 = 0x7ffc_0000;
+const RET_ALLOW: u32 = 0x7fff_0000;
+const RET_ACTION_FULL: u32 = 0xffff_0000;
+/// What libseccomp does with a call of an architecture not in the filter.
+const RET_BAD_ARCH: u32 = RET_KILL_THREAD;
+
+// Filter flags (linux/seccomp.h).
+const FLAG_TSYNC: u32 = 1 << 0;
+const FLAG_LOG: u32 = 1 << 1;
+const FLAG_SPEC_ALLOW: u32 = 1 << 2;
+const FLAG_NEW_LISTENER: u32 = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+const FLAG_TSYNC_ESRCH: u32 = 1 << 4;
+const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
+
+// Audit architectures (linux/audit.h).
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// The kernel's limit on a classic BPF program (BPF_MAXINSNS).
+const MAX_INSTRUCTIONS: usize = 4096;
+const ARGS: usize = 6;
+
+// Classic BPF opcodes (linux/filter.h).
+const LD_W_ABS: u16 = 0x20; // BPF_LD (0) | BPF_W (0) | BPF_ABS (0x20)
+const ALU_AND_K: u16 = 0x54; // BPF_ALU (4) | BPF_AND (0x50) | BPF_K (0)
+const JA: u16 = 0x05; // BPF_JMP (5) | BPF_JA (0)
+const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ (0x10) | BPF_K
+const JGT: u16 = 0x25; // BPF_JMP | BPF_JGT (0x20) | BPF_K
+const JGE: u16 = 0x35; // BPF_JMP | BPF_JGE (0x30) | BPF_K
+const RET_K: u16 = 0x06; // BPF_RET (6) | BPF_K
+
+// Offsets in struct seccomp_data.
+const OFFSET_NR: u32 = 0;
+const OFFSET_ARCH: u32 = 4;
+
+fn arg_offsets(index: u8) -> (u32, u32) {
+    let base = 16 + 8 * u32::from(index);
+    if cfg!(target_endian = "little") { (base + 4, base) } else { (base, base + 4) }
+}
+
+/// One classic BPF instruction, laid out like `struct sock_filter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Insn {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+fn stmt(code: u16, k: u32) -> Insn {
+    Insn { code, jt: 0, jf: 0, k }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> Insn {
+    Insn { code, jt, jf, k }
+}
+
+fn ret(k: u32) -> Insn {
+    stmt(RET_K, k)
+}
+
+/// A profile that cannot be compiled: the field and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ProfileError {
+    pub field: String,
+    pub message: String,
+}
+
+fn invalid<T>(field: impl Into<String>, message: impl Into<String>) -> Result<T, ProfileError> {
+    Err(ProfileError {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+/// Loading the filter, or handing its notify fd to the listener, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    #[error("seccomp(SECCOMP_SET_MODE_FILTER, {flags}): {source}")]
+    Load { flags: String, source: Errno },
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error("seccomp listener {}: {op}: {source}", path.display())]
+    Listener {
+        path: PathBuf,
+        op: &'static str,
+        source: Errno,
+    },
+}
+
+/// Where the notify fd goes: `listenerPath` and `listenerMetadata`.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    path: PathBuf,
+    metadata: Option<String>,
+}
+
+/// A compiled profile: made by the parent, loaded by the init.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    program: Vec<Insn>,
+    flags: u32,
+    /// Set when the program can return SECCOMP_RET_USER_NOTIF.
+    listener: Option<Listener>,
+}
+
+impl Filter {
+    /// The listener to send the notify fd to, when the filter notifies.
+    pub fn listener(&self) -> Option<&Listener> {
+        self.listener.as_ref()
+    }
+}
+
+/// The ABIs husk has syscall tables for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Abi {
+    X86_64,
+    I386,
+    X32,
+    Aarch64,
+}
+
+impl Abi {
+    fn native() -> Abi {
+        if cfg!(target_arch = "aarch64") { Abi::Aarch64 } else { Abi::X86_64 }
+    }
+
+    fn of(arch: Arch) -> Option<Abi> {
+        match arch {
+            Arch::ScmpArchNative => Some(Abi::native()),
+            Arch::ScmpArchX86_64 => Some(Abi::X86_64),
+            Arch::ScmpArchX86 => Some(Abi::I386),
+            Arch::ScmpArchX32 => Some(Abi::X32),
+            Arch::ScmpArchAarch64 => Some(Abi::Aarch64),
+            _ => None,
+        }
+    }
+
+    fn audit(self) -> u32 {
+        match self {
+            Abi::X86_64 | Abi::X32 => AUDIT_ARCH_X86_64,
+            Abi::I386 => AUDIT_ARCH_I386,
+            Abi::Aarch64 => AUDIT_ARCH_AARCH64,
+        }
+    }
+
+    fn table(self) -> Table {
+        match self {
+            Abi::X86_64 => syscalls::X86_64,
+            Abi::I386 => syscalls::I386,
+            Abi::X32 => syscalls::X32,
+            Abi::Aarch64 => syscalls::AARCH64,
+        }
+    }
+
+    /// Whether arguments are 32 bits wide (only their low word is compared).
+    fn narrow(self) -> bool {
+        matches!(self, Abi::I386 | Abi::X32)
+    }
+}
+
+/// Whether this machine's kernel can run calls of `arch` (natively or in a
+/// compat mode), so that a profile listing it without a table of ours
+/// deserves a warning.
+fn runs_here(arch: Arch) -> bool {
+    if cfg!(target_arch = "aarch64") {
+        matches!(arch, Arch::ScmpArchAarch64 | Arch::ScmpArchArm | Arch::ScmpArchNative)
+    } else {
+        matches!(arch, Arch::ScmpArchX86_64 | Arch::ScmpArchX86 | Arch::ScmpArchX32 | Arch::ScmpArchNative)
+    }
+}
+
+fn lookup(table: Table, name: &str) -> Option<u32> {
+    table.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| table[i].1)
+}
+
+/// Whether any architecture has a call of this name.
+fn known_anywhere(name: &str) -> bool {
+    [syscalls::X86_64, syscalls::I386, syscalls::X32, syscalls::AARCH64]
+        .iter()
+        .any(|t| lookup(t, name).is_some())
+        || syscalls::OTHER_ARCHITECTURES.binary_search(&name).is_ok()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Ne,
+    Lt,
+    Le,
+    Eq,
+    Ge,
+    Gt,
+    MaskedEq,
+}
+
+/// One argument condition: `args[index] op value` (for MaskedEq, `value`
+/// is the mask and `value_two` the expected masked value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cond {
+    index: u8,
+    op: Op,
+    value: u64,
+    value_two: u64,
+}
+
+/// A rule of the profile, checked and translated.
+struct Rule<'a> {
+    names: &'a [String],
+    action: u32,
+    /// The ORed alternatives, each an AND of conditions; a single empty
+    /// alternative for an unconditional rule.
+    alternatives: Vec<Vec<Cond>>,
+    /// Its action is the default action: it only counts for the ENOSYS stub.
+    redundant: bool,
+}
+
+/// The filter action of an OCI action, with its errnoRet.
+fn action_value(action: Action, errno_ret: Option<u32>, errno_field: &str) -> Result<u32, ProfileError> {
+    let data = |default: u32| -> Result<u32, ProfileError> {
+        let value = errno_ret.unwrap_or(default);
+        if value > 0xffff {
+            return invalid(errno_field, format!("{value} is out of range (at most 65535)"));
+        }
+        Ok(value)
+    };
+    let takes_errno = matches!(action, Action::ScmpActErrno | Action::ScmpActTrace);
+    if errno_ret.is_some() && !takes_errno {
+        return invalid(
+            errno_field,
+            format!("only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno, not {action}"),
+        );
+    }
+    Ok(match action {
+        Action::ScmpActKill | Action::ScmpActKillThread => RET_KILL_THREAD,
+        Action::ScmpActKillProcess => RET_KILL_PROCESS,
+        Action::ScmpActTrap => RET_TRAP,
+        Action::ScmpActErrno => RET_ERRNO | data(libc::EPERM as u32)?,
+        Action::ScmpActTrace => RET_TRACE | data(libc::EPERM as u32)?,
+        Action::ScmpActLog => RET_LOG,
+        Action::ScmpActNotify => RET_USER_NOTIF,
+        Action::ScmpActAllow => RET_ALLOW,
+    })
+}
+
+fn condition(arg: &oci_spec::runtime::LinuxSeccompArg, field: &str) -> Result<Cond, ProfileError> {
+    let index = arg.index();
+    if index >= ARGS {
+        return invalid(format!("{field}.index"), format!("{index} is out of range (0 to 5)"));
+    }
+    let op = match arg.op() {
+        Operator::ScmpCmpNe => Op::Ne,
+        Operator::ScmpCmpLt => Op::Lt,
+        Operator::ScmpCmpLe => Op::Le,
+        Operator::ScmpCmpEq => Op::Eq,
+        Operator::ScmpCmpGe => Op::Ge,
+        Operator::ScmpCmpGt => Op::Gt,
+        Operator::ScmpCmpMaskedEq => Op::MaskedEq,
+    };
+    Ok(Cond {
+        index: index as u8,
+        op,
+        value: arg.value(),
+        value_two: arg.value_two().unwrap_or(0),
+    })
+}
+
+/// Checks the profile's rules and turns them into conditions and actions.
+fn rules<'a>(profile: &'a LinuxSeccomp, default: u32, warnings: &mut Vec<String>) -> Result<Vec<Rule<'a>>, ProfileError> {
+    let mut rules = Vec::new();
+    for (i, syscall) in profile.syscalls().iter().flatten().enumerate() {
+        let field = format!("linux.seccomp.syscalls[{i}]");
+        if syscall.names().is_empty() {
+            return invalid(format!("{field}.names"), "must name at least one system call");
+        }
+        let action = action_value(syscall.action(), syscall.errno_ret(), &format!("{field}.errnoRet"))?;
+        for (j, name) in syscall.names().iter().enumerate() {
+            if action == RET_USER_NOTIF && name == "sendmsg" {
+                return invalid(
+                    format!("{field}.names[{j}]"),
+                    "SCMP_ACT_NOTIFY cannot be used for sendmsg: the init passes the notify fd with it",
+                );
+            }
+            if !known_anywhere(name) {
+                warnings.push(format!("{field}.names[{j}]: unknown system call {name:?}, ignored"));
+            }
+        }
+        let mut conditions = Vec::new();
+        for (j, arg) in syscall.args().iter().flatten().enumerate() {
+            conditions.push(condition(arg, &format!("{field}.args[{j}]"))?);
+        }
+        let mut seen = [false; ARGS];
+        let repeats = conditions.iter().any(|c| std::mem::replace(&mut seen[c.index as usize], true));
+        let alternatives = if repeats {
+            conditions.into_iter().map(|c| vec![c]).collect()
+        } else {
+            vec![conditions]
+        };
+        rules.push(Rule {
+            names: syscall.names(),
+            action,
+            alternatives,
+            redundant: action == default,
+        });
+    }
+    Ok(rules)
+}
+
+/// What a call gets on one ABI.
+enum Verdict<'a> {
+    Always(u32),
+    /// Conditional rules, tried in order: (action, conditions).
+    Check(Vec<(u32, &'a [Cond])>),
+}
+
+/// One ABI's share of the filter.
+struct AbiPlan<'a> {
+    abi: Abi,
+    verdicts: BTreeMap<u32, Verdict<'a>>,
+    /// Calls above this number fail with ENOSYS.
+    enosys_above: Option<u32>,
+}
+
+fn plan<'a>(abi: Abi, listed: bool, rules: &'a [Rule<'a>], stub: bool) -> AbiPlan<'a> {
+    let table = abi.table();
+    let mut by_nr: BTreeMap<u32, Vec<(u32, &'a [Cond])>> = BTreeMap::new();
+    let mut highest = None;
+    for rule in rules {
+        for name in rule.names {
+            let Some(nr) = lookup(table, name) else { continue };
+            highest = highest.max(Some(nr));
+            if rule.redundant {
+                continue;
+            }
+            let entry = by_nr.entry(nr).or_default();
+            entry.extend(rule.alternatives.iter().map(|alt| (rule.action, alt.as_slice())));
+        }
+    }
+    let verdicts = by_nr
+        .into_iter()
+        .map(|(nr, alternatives)| {
+            let verdict = match alternatives.iter().find(|(_, conds)| conds.is_empty()) {
+                Some((action, _)) => Verdict::Always(*action),
+                None => Verdict::Check(alternatives),
+            };
+            (nr, verdict)
+        })
+        .collect();
+    AbiPlan {
+        abi,
+        verdicts,
+        enosys_above: if listed && stub { highest } else { None },
+    }
+}
+
+/// Compiles `linux.seccomp`. Warnings (unknown call names, architectures
+/// without a table) are pushed with their field path.
+pub fn compile(profile: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Filter, ProfileError> {
+    let default_action = profile.default_action();
+    if default_action == Action::ScmpActNotify {
+        return invalid("linux.seccomp.defaultAction", "SCMP_ACT_NOTIFY cannot be the default action");
+    }
+    let default = action_value(default_action, profile.default_errno_ret(), "linux.seccomp.defaultErrnoRet")?;
+    let rules = rules(profile, default, warnings)?;
+
+    let mut abis: Vec<(Abi, bool)> = vec![(Abi::native(), false)];
+    for (i, arch) in profile.architectures().iter().flatten().enumerate() {
+        match Abi::of(*arch) {
+            Some(abi) => match abis.iter_mut().find(|(a, _)| *a == abi) {
+                Some(entry) => entry.1 = true,
+                None => abis.push((abi, true)),
+            },
+            None if runs_here(*arch) => warnings.push(format!(
+                "linux.seccomp.architectures[{i}]: no system call table for {arch} in this husk build; its calls will be killed"
+            )),
+            None => {}
+        }
+    }
+    let stub = !matches!(default_action, Action::ScmpActAllow | Action::ScmpActLog | Action::ScmpActTrace);
+    let plans: Vec<AbiPlan<'_>> = abis.iter().map(|(abi, listed)| plan(*abi, *listed, &rules, stub)).collect();
+
+    let program = emit(&plans, default);
+    if program.len() > MAX_INSTRUCTIONS {
+        return invalid(
+            "linux.seccomp",
+            format!("the profile compiles to {} instructions, more than the kernel's {MAX_INSTRUCTIONS}", program.len()),
+        );
+    }
+    let notifies = program.iter().any(|i| i.code == RET_K && i.k & RET_ACTION_FULL == RET_USER_NOTIF);
+
+    let mut flags = 0;
+    for flag in profile.flags().iter().flatten() {
+        flags |= match flag {
+            Flag::SeccompFilterFlagTsync => FLAG_TSYNC,
+            Flag::SeccompFilterFlagLog => FLAG_LOG,
+            Flag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
+            Flag::SeccompFilterFlagWaitKillableRecv => FLAG_WAIT_KILLABLE_RECV,
+        };
+    }
+    let path = profile.listener_path().as_ref().filter(|p| !p.as_os_str().is_empty());
+    let metadata = profile.listener_metadata().as_ref().filter(|m| !m.is_empty());
+    if metadata.is_some() && path.is_none() {
+        return invalid("linux.seccomp.listenerMetadata", "must not be set without listenerPath");
+    }
+    let listener = if notifies {
+        let Some(path) = path else {
+            return invalid("linux.seccomp.listenerPath", "is required when SCMP_ACT_NOTIFY is used");
+        };
+        flags |= FLAG_NEW_LISTENER;
+        if flags & FLAG_TSYNC != 0 {
+            // The kernel refuses TSYNC with a listener unless told to report
+            // a thread it could not synchronise as ESRCH.
+            flags |= FLAG_TSYNC_ESRCH;
+        }
+        Some(Listener {
+            path: path.clone(),
+            metadata: metadata.cloned(),
+        })
+    } else {
+        // Only meaningful with a listener, and refused by the kernel without.
+        flags &= !FLAG_WAIT_KILLABLE_RECV;
+        None
+    };
+    Ok(Filter {
+        program,
+        flags,
+        listener,
+    })
+}
+
+/// Appends `body` to be run when `A <code> k` holds, and skipped otherwise.
+/// `body` must not fall through (it ends in `ret`).
+fn when(out: &mut Vec<Insn>, code: u16, k: u32, body: Vec<Insn>) {
+    match u8::try_from(body.len()) {
+        Ok(len) => out.push(jump(code, k, 0, len)),
+        Err(_) => {
+            out.push(jump(code, k, 1, 0));
+            out.push(stmt(JA, body.len() as u32));
+        }
+    }
+    out.extend(body);
+}
+
+fn emit(plans: &[AbiPlan<'_>], default: u32) -> Vec<Insn> {
+    let mut out = vec![stmt(LD_W_ABS, OFFSET_ARCH)];
+    let mut audits: Vec<u32> = Vec::new();
+    for plan in plans {
+        if !audits.contains(&plan.abi.audit()) {
+            audits.push(plan.abi.audit());
+        }
+    }
+    for audit in audits {
+        let find = |abi: Abi| plans.iter().find(|p| p.abi == abi);
+        let mut body = vec![stmt(LD_W_ABS, OFFSET_NR)];
+        if audit == AUDIT_ARCH_X86_64 {
+            match (find(Abi::X86_64), find(Abi::X32)) {
+                (Some(wide), Some(x32)) => {
+                    when(&mut body, JGE, X32_SYSCALL_BIT, abi_body(x32, default));
+                    body.extend(abi_body(wide, default));
+                }
+                (Some(wide), None) => {
+                    body.push(jump(JGE, X32_SYSCALL_BIT, 0, 1));
+                    body.push(ret(RET_BAD_ARCH));
+                    body.extend(abi_body(wide, default));
+                }
+                (None, Some(x32)) => {
+                    body.push(jump(JGE, X32_SYSCALL_BIT, 1, 0));
+                    body.push(ret(RET_BAD_ARCH));
+                    body.extend(abi_body(x32, default));
+                }
+                (None, None) => unreachable!("an audit arch comes from a plan"),
+            }
+        } else {
+            let plan = plans.iter().find(|p| p.abi.audit() == audit).expect("an audit arch comes from a plan");
+            body.extend(abi_body(plan, default));
+        }
+        when(&mut out, JEQ, audit, body);
+    }
+    out.push(ret(RET_BAD_ARCH));
+    out
+}
+
+/// The checks of one ABI, with the call number in A.
+fn abi_body(plan: &AbiPlan<'_>, default: u32) -> Vec<Insn> {
+    let mut out = Vec::new();
+    if let Some(highest) = plan.enosys_above {
+        out.push(jump(JGT, highest, 0, 1));
+        out.push(ret(RET_ERRNO | libc::ENOSYS as u32));
+    }
+    // Calls decided by number alone, grouped by action, allow first: runs of
+    // up to 255 `jeq` jumping to one shared `ret`.
+    let mut groups: BTreeMap<(bool, u32), Vec<u32>> = BTreeMap::new();
+    for (nr, verdict) in &plan.verdicts {
+        if let Verdict::Always(action) = verdict {
+            groups.entry((*action != RET_ALLOW, *action)).or_default().push(*nr);
+        }
+    }
+    for ((_, action), numbers) in groups {
+        for run in numbers.chunks(255) {
+            let last = run.len() - 1;
+            for (i, nr) in run.iter().enumerate() {
+                if i < last {
+                    out.push(jump(JEQ, *nr, (last - i) as u8, 0));
+                } else {
+                    out.push(jump(JEQ, *nr, 0, 1));
+                }
+            }
+            out.push(ret(action));
+        }
+    }
+    // Calls with argument rules: each rule's conditions, then its action; a
+    // failed condition jumps to the next rule; the default closes the list.
+    for (nr, verdict) in &plan.verdicts {
+        if let Verdict::Check(rules) = verdict {
+            let mut body = Vec::new();
+            for (action, conds) in rules {
+                body.extend(rule_code(conds, *action, plan.abi.narrow()));
+            }
+            body.push(ret(default));
+            when(&mut out, JEQ, *nr, body);
+        }
+    }
+    out.push(ret(default));
+    out
+}
+
+/// Where a conditional jump of a condition's code goes.
+#[derive(Clone, Copy)]
+enum To {
+    /// The next instruction.
+    Next,
+    /// Past this condition: it holds.
+    Pass,
+    /// The next rule: the condition does not hold.
+    Fail,
+}
+
+struct Step {
+    code: u16,
+    k: u32,
+    jt: To,
+    jf: To,
+}
+
+/// The code of one condition. On 64-bit ABIs the high words decide unless
+/// they are equal, then the low words do; MaskedEq checks both halves.
+fn cond_steps(cond: &Cond, narrow: bool) -> Vec<Step> {
+    use To::*;
+    let step = |code, k, jt, jf| Step { code, k, jt, jf };
+    let load = |offset| step(LD_W_ABS, offset, Next, Next);
+    let (hi_offset, lo_offset) = arg_offsets(cond.index);
+    let (hi, lo) = ((cond.value >> 32) as u32, cond.value as u32);
+    let (hi_two, lo_two) = ((cond.value_two >> 32) as u32, cond.value_two as u32);
+    let mut steps = Vec::new();
+    if !narrow {
+        steps.push(load(hi_offset));
+        match cond.op {
+            Op::Eq => steps.push(step(JEQ, hi, Next, Fail)),
+            Op::Ne => steps.push(step(JEQ, hi, Next, Pass)),
+            Op::Gt | Op::Ge => {
+                steps.push(step(JGT, hi, Pass, Next));
+                steps.push(step(JEQ, hi, Next, Fail));
+            }
+            Op::Lt | Op::Le => {
+                steps.push(step(JGE, hi, Next, Pass));
+                steps.push(step(JEQ, hi, Next, Fail));
+            }
+            Op::MaskedEq => {
+                steps.push(step(ALU_AND_K, hi, Next, Next));
+                steps.push(step(JEQ, hi_two, Next, Fail));
+            }
+        }
+    }
+    steps.push(load(lo_offset));
+    match cond.op {
+        Op::Eq => steps.push(step(JEQ, lo, Pass, Fail)),
+        Op::Ne => steps.push(step(JEQ, lo, Fail, Pass)),
+        Op::Gt => steps.push(step(JGT, lo, Pass, Fail)),
+        Op::Ge => steps.push(step(JGE, lo, Pass, Fail)),
+        Op::Lt => steps.push(step(JGE, lo, Fail, Pass)),
+        Op::Le => steps.push(step(JGT, lo, Fail, Pass)),
+        Op::MaskedEq => {
+            steps.push(step(ALU_AND_K, lo, Next, Next));
+            steps.push(step(JEQ, lo_two, Pass, Fail));
+        }
+    }
+    steps
+}
+
+/// One rule: its conditions, then `ret action`. A failed condition jumps
+/// just past the `ret`, where the next rule begins. A rule has at most six
+/// conditions (one per argument), so every jump fits in a byte.
+fn rule_code(conds: &[Cond], action: u32, narrow: bool) -> Vec<Insn> {
+    let blocks: Vec<Vec<Step>> = conds.iter().map(|c| cond_steps(c, narrow)).collect();
+    let total = blocks.iter().map(Vec::len).sum::<usize>() + 1;
+    debug_assert!(total <= 256);
+    let mut out = Vec::with_capacity(total);
+    for block in &blocks {
+        let end = out.len() + block.len();
+        for step in block {
+            let at = out.len();
+            let offset = |to: To| match to {
+                To::Next => 0,
+                To::Pass => (end - at - 1) as u8,
+                To::Fail => (total - at - 1) as u8,
+            };
+            out.push(Insn {
+                code: step.code,
+                jt: offset(step.jt),
+                jf: offset(step.jf),
+                k: step.k,
+            });
+        }
+    }
+    out.push(ret(action));
+    out
+}
+
+fn describe_flags(flags: u32) -> String {
+    let names = [
+        (FLAG_TSYNC, "TSYNC"),
+        (FLAG_LOG, "LOG"),
+        (FLAG_SPEC_ALLOW, "SPEC_ALLOW"),
+        (FLAG_NEW_LISTENER, "NEW_LISTENER"),
+        (FLAG_TSYNC_ESRCH, "TSYNC_ESRCH"),
+        (FLAG_WAIT_KILLABLE_RECV, "WAIT_KILLABLE_RECV"),
+    ];
+    let set: Vec<String> = names
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, name)| format!("SECCOMP_FILTER_FLAG_{name}"))
+        .collect();
+    if set.is_empty() { "0".into() } else { set.join("|") }
+}
+
+/// In the init: loads the filter, if there is one. With a listener, passes
+/// the notify fd to `create` and waits until it reached the listener.
+///
+/// Without no_new_privs this needs CAP_SYS_ADMIN, so the init calls it
+/// before dropping capabilities; with no_new_privs, as late as a failure can
+/// still be reported to `create`.
+pub fn install(filter: Option<&Filter>, channel: &Channel) -> Result<(), SeccompError> {
+    let Some(filter) = filter else {
+        return Ok(());
+    };
+    let program: Vec<libc::sock_filter> = filter
+        .program
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let notify = sys::seccomp_set_mode_filter(&program, filter.flags).map_err(|source| SeccompError::Load {
+        flags: describe_flags(filter.flags),
+        source,
+    })?;
+    if let Some(fd) = notify {
+        channel.send_with_fd(&FromInit::SeccompListener, fd.as_fd())?;
+        channel.expect("SeccompListenerSent", |m| matches!(m, ToInit::SeccompListenerSent))?;
+    }
+    Ok(())
+}
+
+/// In `create`: sends the notify fd to the listener with the container
+/// process state (`"fds": ["seccompFd"]`), in one connection, the fd with
+/// the first bytes.
+pub fn send_to_listener(listener: &Listener, notify_fd: BorrowedFd<'_>, container: &Container, pid: i32) -> Result<(), SeccompError> {
+    use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr, connect, send, socket};
+    let fail = |op: &'static str| {
+        let path = listener.path.clone();
+        move |source| SeccompError::Listener { path, op, source }
+    };
+    let mut state = serde_json::json!({
+        "ociVersion": crate::spec::OCI_VERSION,
+        "id": container.id,
+        "status": "creating",
+        "pid": pid,
+        "bundle": container.bundle,
+    });
+    if !container.annotations.is_empty() {
+        state["annotations"] = serde_json::json!(container.annotations);
+    }
+    let mut message = serde_json::json!({
+        "ociVersion": crate::spec::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "state": state,
+    });
+    if let Some(metadata) = &listener.metadata {
+        message["metadata"] = metadata.as_str().into();
+    }
+    let bytes = serde_json::to_vec(&message).expect("a JSON value serialises");
+
+    let sock = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(fail("socket"))?;
+    let addr = UnixAddr::new(&listener.path).map_err(fail("address"))?;
+    connect(sock.as_raw_fd(), &addr).map_err(fail("connect"))?;
+    let sent = sys::send_with_fd(sock.as_fd(), &bytes, notify_fd).map_err(fail("send"))?;
+    let mut rest = &bytes[sent..];
+    while !rest.is_empty() {
+        match send(sock.as_raw_fd(), rest, MsgFlags::MSG_NOSIGNAL) {
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(fail("send")(e)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
