@@ -141,19 +141,20 @@ def create_only(rt, bundle):
     return elapsed
 
 
-def peak_rss_kib(rt, bundle):
-    """Peak RSS of the runtime process during create (getrusage of children)."""
+def peak_rss_kib(rt, bundle, maxrss):
+    """Peak RSS of the runtime process during create, measured by the tiny
+    static maxrss.c: a child of this Python process would inherit Python's
+    high-water mark across exec, and every runtime would show that."""
     cid = rt.new_id("rss")
-    # posix_spawn (vfork underneath): the child never holds a copy of this
-    # Python process, so its peak RSS is the runtime's own.
-    with open(os.devnull, "r+b") as devnull:
-        actions = [(os.POSIX_SPAWN_DUP2, devnull.fileno(), fd) for fd in (0, 1, 2)]
-        pid = os.posix_spawn(rt.bin, rt.cmd("create", "--bundle", bundle, cid), os.environ, file_actions=actions)
-    _, status, usage = os.wait4(pid, 0)
+    with tempfile.TemporaryFile() as err:
+        done = subprocess.run([maxrss, *rt.cmd("create", "--bundle", bundle, cid)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        err.seek(0)
+        report = err.read().decode().strip().splitlines()
     rt.call("delete", "--force", cid)
-    if status != 0:
-        raise RuntimeError(f"{rt.name} create failed ({status})")
-    return usage.ru_maxrss
+    if done.returncode != 0 or not report:
+        raise RuntimeError(f"{rt.name} create failed: {report}")
+    return int(report[-1])
 
 
 def used_kib():
@@ -210,6 +211,8 @@ def inner(args):
         sys.exit(f"bench: not installed: {', '.join(missing)}")
     work = tempfile.mkdtemp(prefix="husk-bench-")
     try:
+        maxrss = os.path.join(work, "maxrss")
+        sh("cc", "-O2", "-static", "-o", maxrss, os.path.join(REPO, "integration", "bench", "maxrss.c"))
         run_bundle = make_bundle(work, ["true"])
         sleep_bundle = make_bundle(work, ["sleep", "1000"])
         runtimes = {name: Runtime(name, os.path.join(work, "state")) for name in RUNTIMES}
@@ -236,7 +239,7 @@ def inner(args):
             rt.timed("run", "-d", "--bundle", sleep_bundle, cid)
             holders[name] = cid
         interleave("state", lambda rt: rt.timed("state", holders[rt.name]), args.runs)
-        interleave("peak-rss", lambda rt: peak_rss_kib(rt, sleep_bundle), max(3, args.runs // 4))
+        interleave("peak-rss", lambda rt: peak_rss_kib(rt, sleep_bundle, maxrss), max(3, args.runs // 4))
         for name, rt in runtimes.items():
             rt.call("delete", "--force", holders[name])
 
