@@ -186,13 +186,20 @@ enum Abi {
 }
 
 impl Abi {
-    fn native() -> Abi {
-        if cfg!(target_arch = "aarch64") { Abi::Aarch64 } else { Abi::X86_64 }
+    /// The ABI of the machine husk runs on, if husk has its table.
+    fn native() -> Option<Abi> {
+        if cfg!(target_arch = "x86_64") {
+            Some(Abi::X86_64)
+        } else if cfg!(target_arch = "aarch64") {
+            Some(Abi::Aarch64)
+        } else {
+            None
+        }
     }
 
     fn of(arch: Arch) -> Option<Abi> {
         match arch {
-            Arch::ScmpArchNative => Some(Abi::native()),
+            Arch::ScmpArchNative => Abi::native(),
             Arch::ScmpArchX86_64 => Some(Abi::X86_64),
             Arch::ScmpArchX86 => Some(Abi::I386),
             Arch::ScmpArchX32 => Some(Abi::X32),
@@ -229,9 +236,9 @@ impl Abi {
 /// deserves a warning.
 fn runs_here(arch: Arch) -> bool {
     if cfg!(target_arch = "aarch64") {
-        matches!(arch, Arch::ScmpArchAarch64 | Arch::ScmpArchArm | Arch::ScmpArchNative)
+        matches!(arch, Arch::ScmpArchAarch64 | Arch::ScmpArchArm)
     } else {
-        matches!(arch, Arch::ScmpArchX86_64 | Arch::ScmpArchX86 | Arch::ScmpArchX32 | Arch::ScmpArchNative)
+        matches!(arch, Arch::ScmpArchX86_64 | Arch::ScmpArchX86 | Arch::ScmpArchX32)
     }
 }
 
@@ -420,6 +427,9 @@ fn plan<'a>(abi: Abi, listed: bool, rules: &'a [Rule<'a>], stub: bool) -> AbiPla
 /// Compiles `linux.seccomp`. Warnings (unknown call names, architectures
 /// without a table) are pushed with their field path.
 pub fn compile(profile: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Filter, ProfileError> {
+    let Some(native) = Abi::native() else {
+        return invalid("linux.seccomp", "this husk build has no system call table for this machine's architecture");
+    };
     let default_action = profile.default_action();
     if default_action == Action::ScmpActNotify {
         return invalid("linux.seccomp.defaultAction", "SCMP_ACT_NOTIFY cannot be the default action");
@@ -427,7 +437,7 @@ pub fn compile(profile: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Fil
     let default = action_value(default_action, profile.default_errno_ret(), "linux.seccomp.defaultErrnoRet")?;
     let rules = rules(profile, default, warnings)?;
 
-    let mut abis: Vec<(Abi, bool)> = vec![(Abi::native(), false)];
+    let mut abis: Vec<(Abi, bool)> = vec![(native, false)];
     for (i, arch) in profile.architectures().iter().flatten().enumerate() {
         match Abi::of(*arch) {
             Some(abi) => match abis.iter_mut().find(|(a, _)| *a == abi) {
