@@ -49,16 +49,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let spec = &loaded.spec;
     let rootfs = spec::rootfs_path(spec, &bundle);
     let namespaces = NamespacePlan::from_spec(spec)?;
-    // Compiled here, before the clone, so that the init only loads it
-    // (validation compiled it once already and reported any problem).
-    let seccomp_filter = match linux_seccomp(spec) {
-        Some(profile) => Some(seccomp::compile(profile, &mut Vec::new()).map_err(|e| spec::SpecError::Field {
-            file: loaded.file.clone(),
-            field: e.field,
-            message: e.message,
-        })?),
-        None => None,
-    };
+    let seccomp_filter = loaded.seccomp.as_ref();
     phase("spec loaded");
     let route = Route {
         intermediate: namespaces.needs_intermediate(),
@@ -98,13 +89,13 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
-        seccomp: seccomp_filter.as_ref(),
+        seccomp: seccomp_filter,
     };
 
     let mut children = Children::default();
     let first = spawn(args, &route, spec, &parent_end, &mut children)?;
     phase("init cloned");
-    let listener = seccomp_filter.as_ref().and_then(Filter::listener).map(|l| (l, &container));
+    let listener = seccomp_filter.and_then(Filter::listener).map(|l| (l, &container));
     let init_pid = converse(&parent_end, &route, spec, first, cgroup.get(), &mut children, listener)?;
     phase("init ready");
 
@@ -122,10 +113,6 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     reservation.keep();
     phase("recorded");
     Ok(container)
-}
-
-fn linux_seccomp(spec: &oci_spec::runtime::Spec) -> Option<&oci_spec::runtime::LinuxSeccomp> {
-    spec.linux().as_ref().and_then(|l| l.seccomp().as_ref())
 }
 
 /// The fifo the init blocks on until `start`; the init gets an O_PATH fd of

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{Capability, Spec};
 use serde_json::Value;
 
+use crate::security::seccomp;
+
 pub use default::{OCI_VERSION, default_config};
 
 pub const CONFIG_FILE: &str = "config.json";
@@ -46,6 +48,8 @@ pub struct Loaded {
     pub spec: Spec,
     pub file: PathBuf,
     pub warnings: Vec<String>,
+    /// `linux.seccomp`, compiled.
+    pub seccomp: Option<seccomp::Filter>,
 }
 
 /// Reads and validates `<bundle>/config.json`.
@@ -80,10 +84,19 @@ pub fn parse(bytes: &[u8], file: PathBuf, bundle: &Path) -> Result<Loaded, SpecE
     };
     validate::validate(&spec, bundle, &mut warnings)
         .map_err(|(field, message)| field_error(field, message))?;
+    // Compiled once, here: its errors then fail `create` before anything is
+    // made, its warnings (unknown call names) reach the user, and the init
+    // only has to load it.
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let seccomp = profile
+        .map(|p| seccomp::compile(p, &mut warnings))
+        .transpose()
+        .map_err(|e| field_error(e.field, e.message))?;
     Ok(Loaded {
         spec,
         file,
         warnings,
+        seccomp,
     })
 }
 

@@ -22,7 +22,6 @@ pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Resul
     mounts(spec, warnings)?;
     linux_paths(spec)?;
     sysctl(spec, &namespaces)?;
-    seccomp(spec, warnings)?;
     unsupported(spec)
 }
 
@@ -269,15 +268,6 @@ fn sysctl(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
                 format!("needs a private {} namespace", crate::namespaces::spec_name(needs)),
             ));
         }
-    }
-    Ok(())
-}
-
-/// `linux.seccomp` is compiled here, so that its errors fail `create` before
-/// anything is made and its warnings (unknown call names) reach the user.
-fn seccomp(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
-    if let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        crate::security::seccomp::compile(profile, warnings).map_err(|e| invalid(e.field, e.message))?;
     }
     Ok(())
 }
