@@ -188,3 +188,26 @@ fn occupied_cgroup_is_refused_and_left_alone() {
     assert_eq!(b.state(&first)["status"], "running");
     assert!(b.husk(&["delete", "--force", &first]).status.success());
 }
+
+/// A frozen cgroup is refused too: a container placed there would never run.
+#[test]
+fn frozen_cgroup_is_refused() {
+    let mut b = Bundle::new(&["true"]);
+    let name = format!("husk-frozen-{}", std::process::id());
+    let freezer = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        std::path::PathBuf::from(format!("/sys/fs/cgroup/{name}"))
+    } else {
+        std::path::PathBuf::from(format!("/sys/fs/cgroup/freezer/{name}"))
+    };
+    std::fs::create_dir_all(&freezer).unwrap();
+    let (file, value) = if freezer.join("cgroup.freeze").exists() { ("cgroup.freeze", "1") } else { ("freezer.state", "FROZEN") };
+    std::fs::write(freezer.join(file), value).unwrap();
+    b.config["linux"]["cgroupsPath"] = format!("/{name}").into();
+    b.write();
+    let id = b.id("frozen");
+    let out = b.husk(&["create", &id]);
+    let _ = std::fs::remove_dir(&freezer);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("already exists and is frozen"), "{}", text(&out.stderr));
+    assert!(!b.root.join(&id).exists());
+}
