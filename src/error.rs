@@ -22,8 +22,8 @@ pub enum Error {
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),
-    /// The init failed during create, at a named step.
-    #[error("container init failed to {step}: {error}")]
+    /// The container's init (or an exec'd process) failed at a named step.
+    #[error("unable to start container process: {step}: {error}")]
     Init { step: String, error: String },
     /// A lifecycle rule was broken (wrong status, and the like).
     #[error("{0}")]

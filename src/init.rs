@@ -63,10 +63,8 @@ impl<T, E: Display> Step<T> for Result<T, E> {
 /// Entry point of the cloned child when the init was cloned straight into
 /// its namespaces.
 pub fn main(mut args: InitArgs<'_>) -> ! {
-    let outcome = args
-        .namespaces
-        .join_paths(false)
-        .step("join namespaces")
+    let outcome = non_dumpable()
+        .and_then(|()| args.namespaces.join_paths(false).step("join namespaces"))
         .and_then(|()| map_user_namespace(&args))
         .and_then(|()| run(&mut args));
     report_and_exit(&args.channel, outcome)
@@ -77,7 +75,7 @@ pub fn main(mut args: InitArgs<'_>) -> ! {
 /// user namespace and have it mapped, create the rest, then fork the init,
 /// which is born in the new pid and time namespaces.
 pub fn intermediate_main(mut args: InitArgs<'_>) -> ! {
-    let entered = enter_step_by_step(&args);
+    let entered = non_dumpable().and_then(|()| enter_step_by_step(&args));
     let outcome = match entered.and_then(|()| sys::fork_into(0).step("fork init")) {
         Ok(Forked::Parent(pid)) => {
             let sent = args.channel.send(&FromInit::InitPid(pid.as_raw())).step("report init pid");
@@ -90,6 +88,42 @@ pub fn intermediate_main(mut args: InitArgs<'_>) -> ! {
         Err(failure) => Err(failure),
     };
     report_and_exit(&args.channel, outcome)
+}
+
+/// What a process started by `exec` needs, prepared by `husk exec`.
+pub struct ExecArgs<'a> {
+    pub process: &'a Process,
+    /// The container's namespaces (all but pid and time, which the parent
+    /// entered for its children before the fork).
+    pub namespaces: NamespacePlan,
+    pub channel: Channel,
+    pub seccomp: Option<&'a seccomp::Filter>,
+    pub preserve_fds: i32,
+}
+
+/// Entry point of a process started by `exec`: join the container, wait
+/// for the cgroup, become the configured process, execve. Its success is
+/// the channel closing on exec (close-on-exec), its failure a message.
+pub fn exec_main(mut args: ExecArgs<'_>) -> ! {
+    let outcome = (|| {
+        non_dumpable()?;
+        args.namespaces.join_paths(false).step("join the container's namespaces")?;
+        args.namespaces.close();
+        args.channel
+            .expect("Placed", |m| matches!(m, ToInit::Placed))
+            .step("wait for cgroup placement")?;
+        let (executable, exec) = become_process(args.process, args.seccomp, &args.channel)?;
+        exec_process(&executable, exec, args.preserve_fds)
+    })();
+    report_and_exit(&args.channel, outcome)
+}
+
+/// Until execve, an init or exec process is husk's own binary, inside the
+/// container: non-dumpable, container processes cannot open its
+/// /proc/PID/exe to overwrite husk (CVE-2019-5736). execve of the
+/// container's program makes it dumpable again, as any process.
+fn non_dumpable() -> Result<(), Failure> {
+    nix::sys::prctl::set_dumpable(false).step("make the process non-dumpable")
 }
 
 fn enter_step_by_step(args: &InitArgs<'_>) -> Result<(), Failure> {
@@ -168,16 +202,30 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
         let name = CString::new(format!("_ses.{}", args.id)).expect("ids have no NUL");
         sys::join_session_keyring(&name).step("join session keyring")?;
     }
-    process::set_rlimits(process).step("set rlimits")?;
     process::set_oom_score_adj(process).step("set oom_score_adj")?;
+    let (executable, exec) = become_process(process, args.seccomp, &args.channel)?;
+
+    args.channel.send(&FromInit::Ready).step("report ready")?;
+    args.channel
+        .expect("Committed", |m| matches!(m, ToInit::Committed))
+        .step("wait for the parent to record the container")?;
+    wait_for_start(&args.fifo)?;
+    exec_process(&executable, exec, args.preserve_fds)
+}
+
+/// The process's own attributes, shared by the container's init and by
+/// `exec`: rlimits, seccomp, capabilities, user, working directory and
+/// no_new_privs. Returns what execve needs.
+fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: &Channel) -> Result<(PathBuf, Exec), Failure> {
+    process::set_rlimits(process).step("set rlimits")?;
     let exec = prepare_exec(process)?;
 
     // Without no_new_privs, loading a seccomp filter takes CAP_SYS_ADMIN:
     // before the capabilities go. With it, as late as a failure still
-    // reaches `create` (runc's two places).
+    // reaches the parent (runc's two places).
     let no_new_privs = process.no_new_privileges() == Some(true);
     if !no_new_privs {
-        seccomp::install(args.seccomp, &args.channel).step("load seccomp filter")?;
+        seccomp::install(filter, channel).step("load seccomp filter")?;
     }
     let capabilities = CapabilityPlan::new(process.capabilities().as_ref());
     capabilities.limit_bounding().step("limit bounding capabilities")?;
@@ -192,15 +240,9 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     let executable = process::find_executable(&process.args().as_ref().expect("validated")[0], &exec.env_strings)
         .step("find executable")?;
     if no_new_privs {
-        seccomp::install(args.seccomp, &args.channel).step("load seccomp filter")?;
+        seccomp::install(filter, channel).step("load seccomp filter")?;
     }
-
-    args.channel.send(&FromInit::Ready).step("report ready")?;
-    args.channel
-        .expect("Committed", |m| matches!(m, ToInit::Committed))
-        .step("wait for the parent to record the container")?;
-    wait_for_start(&args.fifo)?;
-    exec_process(&executable, exec, args.preserve_fds)
+    Ok((executable, exec))
 }
 
 fn set_host_names(spec: &Spec) -> Result<(), Failure> {

@@ -35,6 +35,11 @@ pub enum NamespaceError {
         kind: String,
         source: Errno,
     },
+    #[error("open {path}: {source}")]
+    Proc {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("writing {file}: {source}")]
     Write {
         file: String,
@@ -121,6 +126,39 @@ impl NamespacePlan {
             } else {
                 plan.joins.push(join);
             }
+        }
+        Ok(plan)
+    }
+
+    /// The namespaces of a running process that differ from husk's own: what
+    /// `exec` joins. The user namespace comes first.
+    pub fn of_process(pid: i32) -> Result<Self, NamespaceError> {
+        const KINDS: [(&str, CloneFlags); 8] = [
+            ("user", CloneFlags::CLONE_NEWUSER),
+            ("ipc", CloneFlags::CLONE_NEWIPC),
+            ("uts", CloneFlags::CLONE_NEWUTS),
+            ("net", CloneFlags::CLONE_NEWNET),
+            ("pid", CloneFlags::CLONE_NEWPID),
+            ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+            ("time", CLONE_NEWTIME),
+            ("mnt", CloneFlags::CLONE_NEWNS),
+        ];
+        let mut plan = NamespacePlan {
+            new: CloneFlags::empty(),
+            joins: Vec::new(),
+        };
+        for (name, flag) in KINDS {
+            let theirs = format!("/proc/{pid}/ns/{name}");
+            let same = std::fs::read_link(&theirs).ok() == std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
+            if same {
+                continue;
+            }
+            let file = File::open(&theirs).map_err(|source| NamespaceError::Proc { path: theirs.clone(), source })?;
+            plan.joins.push(Join {
+                flag,
+                fd: file.into(),
+                kind: name.to_string(),
+            });
         }
         Ok(plan)
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod exec;
 mod resources;
 
 use crate::container::{self, create::CreateOptions, run};
@@ -134,6 +135,8 @@ pub enum Command {
         interval: std::time::Duration,
         id: String,
     },
+    /// Run a new process in a running container.
+    Exec(Box<exec::ExecArgs>),
     /// Change the resource limits of a running container.
     Update(Box<resources::UpdateArgs>),
     /// Write a default config.json.
@@ -190,6 +193,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Ps { format, id, ps_args } => resources::ps(&store, &id, &format, &ps_args).map(|()| 0),
         Command::Events { stats, interval, id } => resources::events(&store, &id, stats, interval).map(|()| 0),
         Command::Update(args) => resources::update(&store, &args).map(|()| 0),
+        Command::Exec(args) => container::exec::exec(&store, &args.options(&store)?),
     }
 }
 

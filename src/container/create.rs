@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
-use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -24,6 +23,7 @@ use crate::namespaces::{self, NamespacePlan};
 use crate::security::seccomp::{self, Filter};
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, Store};
+use super::parent::{Children, expect, expect_fd, write_pid_file};
 use crate::sync::{self, Channel, FromInit, ToInit};
 use crate::sys::{self, Forked};
 
@@ -227,84 +227,6 @@ fn converse(
     }
     expect(channel, "Ready", |m| matches!(m, FromInit::Ready).then_some(()))?;
     Ok(init)
-}
-
-/// Receives one message, turning a failure report into the init's error.
-fn expect<T>(channel: &Channel, what: &'static str, pick: impl Fn(&FromInit) -> Option<T>) -> Result<T> {
-    let message: FromInit = match channel.recv() {
-        Ok(message) => message,
-        Err(sync::SyncError::Closed) => {
-            return Err(Error::Lifecycle("container init exited during create".into()));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    check_message(message, what, pick)
-}
-
-/// Receives one message that carries an fd.
-fn expect_fd(channel: &Channel, what: &'static str, is: impl Fn(&FromInit) -> bool) -> Result<OwnedFd> {
-    let (message, fd): (FromInit, _) = match channel.recv_with_fd() {
-        Ok(received) => received,
-        Err(sync::SyncError::Closed) => {
-            return Err(Error::Lifecycle("container init exited during create".into()));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    check_message(message, what, |m| is(m).then_some(()))?;
-    fd.ok_or_else(|| {
-        Error::Sync(sync::SyncError::Unexpected {
-            expected: what,
-            got: "a message without its fd".into(),
-        })
-    })
-}
-
-fn check_message<T>(message: FromInit, what: &'static str, pick: impl Fn(&FromInit) -> Option<T>) -> Result<T> {
-    if let FromInit::Failed { step, error } = message {
-        return Err(Error::Init { step, error });
-    }
-    pick(&message).ok_or_else(|| {
-        Error::Sync(sync::SyncError::Unexpected {
-            expected: what,
-            got: format!("{message:?}"),
-        })
-    })
-}
-
-fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {
-    // Written beside and renamed, so a reader never sees a partial pid.
-    let tmp = path.with_extension("husk-tmp");
-    std::fs::write(&tmp, pid.to_string()).map_err(Error::io("write pid file", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(Error::io("write pid file", path))
-}
-
-/// The processes create started; killed and reaped on drop unless released.
-#[derive(Default)]
-struct Children {
-    pids: Vec<Pid>,
-}
-
-impl Children {
-    fn push(&mut self, pid: Pid) {
-        self.pids.push(pid);
-    }
-
-    fn forget(&mut self, pid: Pid) {
-        self.pids.retain(|p| *p != pid);
-    }
-
-    fn release(mut self) {
-        self.pids.clear();
-    }
-}
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for pid in self.pids.drain(..) {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
-        }
-    }
 }
 
 /// The container's cgroup while create runs: destroyed on drop unless

@@ -2,6 +2,8 @@
 //! foreground wait of `run`.
 
 pub mod create;
+pub mod exec;
+mod parent;
 pub mod run;
 
 use std::os::fd::AsFd;

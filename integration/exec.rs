@@ -1,0 +1,181 @@
+//! `exec`: a new process in a running container, with every flag.
+
+#[path = "common/mod.rs"]
+mod common;
+use common::*;
+
+use serde_json::json;
+
+/// A running container to exec into.
+fn running(b: &mut Bundle, name: &str) -> String {
+    let id = b.id(name);
+    let out = b.husk(&["run", "-d", &id]);
+    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+    id
+}
+
+fn exec(b: &Bundle, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["exec"];
+    all.extend(args);
+    let out = b.husk(&all);
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn joins_the_containers_namespaces_and_cgroup() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.config["hostname"] = "exec-box".into();
+    b.write();
+    let id = running(&mut b, "join");
+    let init = b.state(&id)["pid"].as_i64().unwrap();
+    let (code, out, err) = exec(&b, &[&id, "sh", "-c", "hostname; echo $$; for n in mnt net ipc uts pid cgroup; do readlink /proc/self/ns/$n; done; cat /proc/self/cgroup"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "exec-box");
+    assert_ne!(lines[1], "1", "a new process, not the init");
+    assert!(lines[1].parse::<u32>().unwrap() < 100, "a pid of the container's namespace: {}", lines[1]);
+    for (i, n) in ["mnt", "net", "ipc", "uts", "pid", "cgroup"].iter().enumerate() {
+        let theirs = std::fs::read_link(format!("/proc/{init}/ns/{n}")).unwrap();
+        assert_eq!(lines[2 + i], theirs.display().to_string(), "{n}");
+    }
+    let init_cgroup = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
+    assert_eq!(lines[8..].join("\n"), init_cgroup.trim_end(), "same cgroup as the init");
+}
+
+#[test]
+fn exit_codes_and_signals() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    let id = running(&mut b, "codes");
+    assert_eq!(exec(&b, &[&id, "sh", "-c", "exit 7"]).0, 7);
+    assert_eq!(exec(&b, &[&id, "sh", "-c", "kill -9 $$"]).0, 137);
+    let (code, _, err) = exec(&b, &[&id, "no-such-program"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("executable file not found in $PATH"), "{err}");
+}
+
+#[test]
+fn user_groups_env_cwd_and_caps_flags() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    let id = running(&mut b, "flags");
+    let (code, out, err) = exec(
+        &b,
+        &["-u", "1000:1000", "-g", "5", "-g", "100", "-e", "GREETING=hi", "-e", "PATH=/bin", "--cwd", "/tmp", &id,
+          "sh", "-c", "id -u; id -g; id -G; echo $GREETING; echo $PATH; pwd"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["1000", "1000", "1000 5 100", "hi", "/bin", "/tmp"]);
+
+    let (_, out, _) = exec(&b, &[&id, "grep", "CapBnd", "/proc/self/status"]);
+    let (code, with_cap, err) = exec(&b, &["--cap", "CAP_SYS_ADMIN", &id, "grep", "CapBnd", "/proc/self/status"]);
+    assert_eq!(code, 0, "{err}");
+    let mask = |s: &str| u64::from_str_radix(s.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(mask(&with_cap), mask(&out) | (1 << 21), "CAP_SYS_ADMIN added");
+
+    let (_, nnp, _) = exec(&b, &["--no-new-privs", &id, "grep", "NoNewPrivs", "/proc/self/status"]);
+    assert!(nnp.contains('1'), "{nnp}");
+}
+
+#[test]
+fn process_json() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    let id = running(&mut b, "pjson");
+    let process = json!({
+        "args": ["sh", "-c", "echo $ONLY; id -u; pwd"],
+        "env": ["ONLY=from-process-json", "PATH=/bin"],
+        "cwd": "/etc",
+        "user": {"uid": 65534, "gid": 65534}
+    });
+    let path = b.dir.join("process.json");
+    std::fs::write(&path, process.to_string()).unwrap();
+    let (code, out, err) = exec(&b, &["-p", path.to_str().unwrap(), &id]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["from-process-json", "65534", "/etc"]);
+}
+
+#[test]
+fn detach_and_pid_file() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    let id = running(&mut b, "detach");
+    let pid_file = b.dir.join("exec.pid");
+    let (code, _, err) = exec(&b, &["-d", "--pid-file", pid_file.to_str().unwrap(), &id, "sleep", "50"]);
+    assert_eq!(code, 0, "{err}");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    assert_eq!(cmdline, "sleep\u{0}50\u{0}");
+    let ps: Vec<i64> = serde_json::from_slice(&b.husk(&["ps", "-f", "json", &id]).stdout).unwrap();
+    assert!(ps.contains(&(pid as i64)), "{ps:?}");
+}
+
+#[test]
+fn preserve_fds_only_passes_what_is_asked() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let mut b = Bundle::new(&["sleep", "100"]);
+    let id = running(&mut b, "fds");
+    let extra = std::fs::File::open("/dev/null").unwrap();
+    let raw = extra.as_raw_fd();
+    // `ls` is the exec'd process itself (no shell, whose pipes would show),
+    // and its own directory fd is the last one listed.
+    for (preserve, expected) in [("0", "0 1 2 3"), ("1", "0 1 2 3 4")] {
+        let mut cmd = b.husk_cmd(&["exec", "--preserve-fds", preserve, &id, "ls", "/proc/self/fd"]);
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::dup2(raw, 3);
+                libc::dup2(raw, 4);
+                Ok(())
+            });
+        }
+        let out = cmd.output().unwrap();
+        let listed = text(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(listed, expected, "--preserve-fds {preserve}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn stopped_and_paused_containers() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    let id = running(&mut b, "paused");
+    assert!(b.husk(&["pause", &id]).status.success());
+    let (code, _, err) = exec(&b, &[&id, "true"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("paused"), "{err}");
+    // With --ignore-paused the process is created, frozen with the rest.
+    assert!(b.husk(&["resume", &id]).status.success());
+    assert_eq!(exec(&b, &["--ignore-paused", &id, "true"]).0, 0);
+    assert!(b.husk(&["kill", &id, "KILL"]).status.success());
+    wait_until("stopped", || b.state(&id)["status"] == "stopped");
+    let (code, _, err) = exec(&b, &[&id, "true"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot exec in a stopped container"), "{err}");
+}
+
+#[test]
+fn seccomp_and_rlimits_of_the_container_apply() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}]);
+    b.write();
+    let id = running(&mut b, "seccomp");
+    let (code, out, err) = exec(&b, &[&id, "sh", "-c", "mkdir /tmp/x 2>&1; ulimit -n; echo still-running"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.contains("123") && out.contains("still-running"), "{out}");
+}
+
+#[test]
+fn exec_into_a_user_namespaced_container() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    b.write();
+    let id = running(&mut b, "userns");
+    let (code, out, err) = exec(&b, &[&id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    assert_eq!(code, 0, "{err}");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, ["0", "0", "300000", "65536"]);
+}
