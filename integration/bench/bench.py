@@ -95,6 +95,31 @@ class Runtime:
         return elapsed
 
 
+def docker_seccomp_profile():
+    """Docker's default profile as Docker hands it to a runtime on amd64 with
+    its default capabilities (the conversion integration/seccomp.rs makes)."""
+    with open(os.path.join(REPO, "integration", "testdata", "docker-default-seccomp.json")) as f:
+        moby = json.load(f)
+    caps = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+            "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
+    arches = []
+    for entry in moby["archMap"]:
+        if entry["architecture"] == "SCMP_ARCH_X86_64":
+            arches = [entry["architecture"], *entry.get("subArchitectures", [])]
+    rules = []
+    for rule in moby["syscalls"]:
+        inc, exc = rule.get("includes", {}), rule.get("excludes", {})
+        if inc.get("arches") and "amd64" not in inc["arches"]:
+            continue
+        if "amd64" in exc.get("arches", []) or "minKernel" in exc:
+            continue
+        if not all(c in caps for c in inc.get("caps", [])) or any(c in caps for c in exc.get("caps", [])):
+            continue
+        rules.append({k: v for k, v in rule.items() if k not in ("comment", "includes", "excludes")})
+    return {"defaultAction": moby["defaultAction"], "defaultErrnoRet": moby.get("defaultErrnoRet", 1),
+            "architectures": arches, "syscalls": rules}
+
+
 def wait_gone(pid, timeout=10.0):
     """Waits until a (non-child) process has exited; tini reaps it."""
     deadline = time.monotonic() + timeout
@@ -157,17 +182,23 @@ def peak_rss_kib(rt, bundle, maxrss):
     return int(report[-1])
 
 
-def used_kib():
-    """Memory in use, with the page cache dropped so only real use counts."""
-    os.sync()
-    with open("/proc/sys/vm/drop_caches", "w") as f:
-        f.write("3")
-    info = {}
-    with open("/proc/meminfo") as f:
-        for line in f:
-            key, value = line.split(":")
-            info[key] = int(value.split()[0])
-    return info["MemTotal"] - info["MemAvailable"]
+def used_kib(samples=5):
+    """Memory in use: the median of a few readings, each taken with the page
+    cache and reclaimable slab dropped, so that only memory really held
+    counts (the kernel objects of namespaces, cgroups and mounts among it)."""
+    readings = []
+    for _ in range(samples):
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3")
+        time.sleep(0.2)
+        info = {}
+        with open("/proc/meminfo") as f:
+            for line in f:
+                key, value = line.split(":")
+                info[key] = int(value.split()[0])
+        readings.append(info["MemTotal"] - info["MemFree"] - info["Buffers"] - info["Cached"] - info["SReclaimable"])
+    return statistics.median(readings)
 
 
 def fifty_sleepers(rt, bundle, count=50):
@@ -180,7 +211,6 @@ def fifty_sleepers(rt, bundle, count=50):
     for cid in ids:
         rt.timed("run", "-d", "--bundle", bundle, cid)
     started = time.perf_counter()
-    time.sleep(0.5)
     after = used_kib()
     rss = 0
     for cid in ids:
@@ -198,7 +228,7 @@ def fifty_sleepers(rt, bundle, count=50):
     for cid in ids:
         rt.timed("delete", "--force", cid)
     total = (started - start) + (time.perf_counter() - delete_start)
-    return total, max(0, after - before - rss) / count
+    return total, (after - before - rss) / count, (after - before) / count, rss / count
 
 
 def median_ms(values):
@@ -215,6 +245,7 @@ def inner(args):
         sh("cc", "-O2", "-static", "-o", maxrss, os.path.join(REPO, "integration", "bench", "maxrss.c"))
         run_bundle = make_bundle(work, ["true"])
         sleep_bundle = make_bundle(work, ["sleep", "1000"])
+        seccomp_bundle = make_bundle(work, ["sleep", "1000"], seccomp=docker_seccomp_profile())
         runtimes = {name: Runtime(name, os.path.join(work, "state")) for name in RUNTIMES}
         results = {name: {} for name in RUNTIMES}
 
@@ -232,6 +263,7 @@ def inner(args):
         interleave("run", lambda rt: lifecycle_run(rt, run_bundle), args.runs)
         interleave("create-start-wait-delete", lambda rt: create_start_wait_delete(rt, run_bundle, work), args.runs)
         interleave("create", lambda rt: create_only(rt, sleep_bundle), args.runs)
+        interleave("create-seccomp", lambda rt: create_only(rt, seccomp_bundle), args.runs)
 
         holders = {}
         for name, rt in runtimes.items():
@@ -239,6 +271,7 @@ def inner(args):
             rt.timed("run", "-d", "--bundle", sleep_bundle, cid)
             holders[name] = cid
         interleave("state", lambda rt: rt.timed("state", holders[rt.name]), args.runs)
+        interleave("exec", lambda rt: rt.timed("exec", holders[rt.name], "true"), args.runs)
         interleave("peak-rss", lambda rt: peak_rss_kib(rt, sleep_bundle, maxrss), max(3, args.runs // 4))
         for name, rt in runtimes.items():
             rt.call("delete", "--force", holders[name])
@@ -248,7 +281,8 @@ def inner(args):
             fifty[name] = fifty_sleepers(runtimes[name], sleep_bundle)
 
         phases = husk_phase_profile(runtimes["husk"], sleep_bundle, args.runs)
-        report(args, results, fifty, phases)
+        compile_ms = husk_phase_profile(runtimes["husk"], seccomp_bundle, args.runs).get("seccomp compile", 0.0)
+        report(args, results, fifty, phases, compile_ms)
     finally:
         for rt_name in RUNTIMES:
             root = os.path.join(work, "state", rt_name)
@@ -274,6 +308,8 @@ def husk_phase_profile(rt, bundle, runs):
                 if entry.get("level") == "debug" and " at " in msg and msg.startswith("create "):
                     phase, at = msg.split(": ", 1)[1].rsplit(" at ", 1)
                     marks.setdefault(phase, []).append(parse_duration(at))
+                elif msg.startswith("seccomp profile compiled in "):
+                    marks.setdefault("seccomp compile", []).append(parse_duration(msg.rsplit(" ", 1)[1]))
     return {phase: statistics.median(values) * 1000 for phase, values in marks.items()}
 
 
@@ -285,7 +321,7 @@ def parse_duration(text):
     return 0.0
 
 
-def report(args, results, fifty, phases):
+def report(args, results, fifty, phases, compile_ms):
     lines = []
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
     versions = {name: subprocess.run([binary(name), "--version"], stdout=subprocess.PIPE, text=True).stdout.splitlines()[0] for name in RUNTIMES}
@@ -306,11 +342,18 @@ def report(args, results, fifty, phases):
     for key, label in (("run", "1. run /bin/true + delete"), ("create-start-wait-delete", "2. create, start, wait, delete"),
                        ("create", "create alone"), ("state", "4. state")):
         row(label, {n: median_ms(results[n][key]) for n in RUNTIMES}, "ms")
-    lines.append("| 3. exec /bin/true | n/a | | | | husk has no `exec` yet |")
+    row("3. exec /bin/true", {n: median_ms(results[n]["exec"]) for n in RUNTIMES}, "ms")
     row("5. 50 sleeping containers, total", {n: fifty[n][0] * 1000 for n in RUNTIMES}, "ms", "{:.0f}")
     row("5. host memory per container", {n: max(fifty[n][1], 1) for n in RUNTIMES}, "KiB", "{:.0f}")
+    memory_notes = "; ".join(f"{n}: {fifty[n][2]:.0f} KiB in all, {fifty[n][3]:.0f} KiB the sleeper's own" for n in RUNTIMES)
+    memory_row_note = f"\n(5. memory per container, raw: {memory_notes}. The differences are within the noise of /proc/meminfo; " \
+                      "none of the three keeps a process of its own beside the container.)\n"
     row("6. peak RSS of create", {n: statistics.median(results[n]["peak-rss"]) for n in RUNTIMES}, "KiB", "{:.0f}")
-    lines.append("| 7. create with Docker's seccomp profile | n/a | | | | husk has no seccomp yet |")
+    row("7. create with Docker's seccomp profile", {n: median_ms(results[n]["create-seccomp"]) for n in RUNTIMES}, "ms")
+    plain, filtered = median_ms(results["husk"]["create"]), median_ms(results["husk"]["create-seccomp"])
+    lines.append(f"\nhusk create with Docker's seccomp profile ÷ without: **{filtered / plain:.2f}** "
+                 f"(compiling the profile: median {compile_ms:.3f} ms).")
+    lines.append(memory_row_note)
     lines.append("\n## husk create, phase profile (`husk --debug`)\n")
     lines.append("Median time since the start of `create` at which each phase ended:\n")
     lines.append("| phase | ends at |")

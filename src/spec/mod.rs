@@ -88,10 +88,14 @@ pub fn parse(bytes: &[u8], file: PathBuf, bundle: &Path) -> Result<Loaded, SpecE
     // made, its warnings (unknown call names) reach the user, and the init
     // only has to load it.
     let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let started = std::time::Instant::now();
     let seccomp = profile
         .map(|p| seccomp::compile(p, &mut warnings))
         .transpose()
         .map_err(|e| field_error(e.field, e.message))?;
+    if seccomp.is_some() {
+        crate::logging::debug(&format!("seccomp profile compiled in {:?}", started.elapsed()));
+    }
     Ok(Loaded {
         spec,
         file,
