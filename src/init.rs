@@ -20,6 +20,7 @@ use crate::namespaces::{self, NamespacePlan};
 use crate::process;
 use crate::rootfs::{self, RootfsPlan};
 use crate::security::capabilities::CapabilityPlan;
+use crate::security::lsm;
 use crate::security::seccomp::{self, Filter};
 use crate::sync::{Channel, FromInit, ToInit};
 use crate::sys::{self, Forked};
@@ -199,8 +200,17 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     args.namespaces.close();
 
     if !args.no_new_keyring {
+        // With an SELinux label, the keyring is made with it (runc's
+        // SetKeyLabel); the key label is cleared again after.
+        let label = process.selinux_label().as_deref().filter(|l| !l.is_empty());
+        if label.is_some() {
+            lsm::set_keyring_label(label).step("set keyring label")?;
+        }
         let name = CString::new(format!("_ses.{}", args.id)).expect("ids have no NUL");
         sys::join_session_keyring(&name).step("join session keyring")?;
+        if label.is_some() {
+            lsm::set_keyring_label(None).step("set keyring label")?;
+        }
     }
     process::set_oom_score_adj(process).step("set oom_score_adj")?;
     let (executable, exec) = become_process(process, args.seccomp, &args.channel)?;
@@ -231,6 +241,10 @@ fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: 
     capabilities.limit_bounding().step("limit bounding capabilities")?;
     nix::sys::prctl::set_keepcaps(true).step("keep capabilities")?;
     process::switch_user(process).step("switch user")?;
+    // Again: a change of uid or gid resets the dumpable flag to
+    // fs.suid_dumpable, which a host may set to 1. Done at once, while the
+    // full permitted set (kept above) still keeps container processes out.
+    non_dumpable()?;
     nix::sys::prctl::set_keepcaps(false).step("keep capabilities")?;
     process::enter_cwd(process).step("enter working directory")?;
     capabilities.apply().step("set capabilities")?;
@@ -239,6 +253,10 @@ fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: 
     }
     let executable = process::find_executable(&process.args().as_ref().expect("validated")[0], &exec.env_strings)
         .step("find executable")?;
+    // The AppArmor profile and SELinux label that execve of the container's
+    // program takes on (validated by the parent: the host runs the LSM).
+    // Written last but for the seccomp filter, which could deny the write.
+    lsm::ExecLabels::of(process).apply().step("set LSM exec labels")?;
     if no_new_privs {
         seccomp::install(filter, channel).step("load seccomp filter")?;
     }

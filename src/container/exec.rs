@@ -15,7 +15,7 @@ use crate::cgroups;
 use crate::error::{Error, Result};
 use crate::init::{self, ExecArgs};
 use crate::namespaces::NamespacePlan;
-use crate::security::seccomp;
+use crate::security::{lsm, seccomp};
 use crate::spec;
 use crate::state::{Status, Store};
 use crate::sync::{self, Channel, FromInit, ToInit};
@@ -36,6 +36,15 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let container = store.load(&opts.id)?;
     match store.status(&container) {
         Status::Stopped | Status::Creating => return Err(Error::Lifecycle("cannot exec in a stopped container".into())),
+        // Until `start`, the container's pid 1 is husk's own binary (a fork
+        // of `create`, waiting to exec). No container process may run beside
+        // it: with CAP_SYS_PTRACE one could hold /proc/1/exe and write husk
+        // once it execs (CVE-2019-5736).
+        Status::Created => {
+            return Err(Error::Lifecycle(
+                "cannot exec in a created container: start it first (until then its init is husk's own binary)".into(),
+            ));
+        }
         Status::Paused if !opts.ignore_paused => {
             return Err(Error::Lifecycle("cannot exec in a paused container (use --ignore-paused to override)".into()));
         }
@@ -43,6 +52,10 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     }
     // The bundle's config gives the seccomp profile, as for the init.
     let loaded = spec::load(&container.bundle)?;
+    // The process's own AppArmor profile and SELinux label (--apparmor,
+    // --process-label, -p) need their LSM, as the config's do.
+    lsm::check_process(&opts.process, lsm::host())
+        .map_err(|(field, message)| Error::Lifecycle(format!("exec: {field}: {message}")))?;
     let namespaces = NamespacePlan::of_process(container.pid)?;
     if !opts.detach {
         run::take_over_signals()?;

@@ -53,7 +53,8 @@ fn mount_v1_hierarchies(ctx: &MountContext<'_>, destination: &Path, opts: &Mount
     // The tmpfs stays writable, as in runc, so that its mounts can be made.
     let base = opts.flags - (MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT);
     let target = target_dir(ctx, destination)?;
-    mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), base, Some("mode=755"))
+    let data = crate::security::lsm::format_mount_label("mode=755", ctx.mount_label);
+    mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), base, Some(data.as_str()))
         .map_err(|e| RootfsError::sys("mount tmpfs on", destination, e))?;
     for hierarchy in &hierarchies {
         let dest = destination.join(&hierarchy.name);

@@ -76,6 +76,7 @@ pub fn prepare(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
         root: root.as_fd(),
         bundle: plan.bundle,
         cgroup_ns: plan.cgroup_ns,
+        mount_label: crate::security::lsm::mount_label(plan.spec),
     };
     let entries = plan.spec.mounts().as_deref().unwrap_or_default();
     for (index, entry) in entries.iter().enumerate() {
@@ -171,11 +172,25 @@ fn verified_dev_null(root: &OwnedFd) -> Result<OwnedFd, RootfsError> {
     let fd = open_in_root(root.as_fd(), path, OFlag::O_PATH | OFlag::O_NOFOLLOW)
         .map_err(|e| RootfsError::sys("open", path, e))?;
     let st = fstat(&fd).map_err(|e| RootfsError::sys("stat", path, e))?;
-    let is_char = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFCHR;
-    if !is_char || st.st_rdev != makedev(1, 3) {
-        return Err(RootfsError::Host {
-            what: "/dev/null in the container".into(),
-            message: "is not the null device (1:3); refusing to use it to mask paths".into(),
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if kind != SFlag::S_IFCHR || st.st_rdev != makedev(1, 3) {
+        let found = match kind {
+            SFlag::S_IFLNK => "a symbolic link".to_string(),
+            SFlag::S_IFREG => "a regular file".to_string(),
+            SFlag::S_IFDIR => "a directory".to_string(),
+            SFlag::S_IFCHR | SFlag::S_IFBLK => {
+                let (major, minor) = (nix::sys::stat::major(st.st_rdev), nix::sys::stat::minor(st.st_rdev));
+                let what = if kind == SFlag::S_IFCHR { "character" } else { "block" };
+                format!("the {what} device {major}:{minor}")
+            }
+            _ => "not a device".to_string(),
+        };
+        return Err(RootfsError::Config {
+            field: "linux.maskedPaths".into(),
+            message: format!(
+                "/dev/null in the container is {found}, not the null device (character 1:3): \
+                 refusing to bind it over the masked paths"
+            ),
         });
     }
     Ok(fd)

@@ -1,6 +1,7 @@
-//! Security settings of the container process: capabilities and seccomp;
-//! the LSMs come with their own modules.
+//! Security settings of the container process: capabilities, seccomp, and
+//! the LSMs (AppArmor, SELinux).
 
 pub mod capabilities;
+pub mod lsm;
 pub mod seccomp;
 mod syscalls;

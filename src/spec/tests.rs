@@ -170,3 +170,36 @@ fn seccomp_profiles_are_checked_and_warn() {
         {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 9, "value": 0, "op": "SCMP_CMP_EQ"}]}]});
     assert_eq!(error_of(&c), "config.json: linux.seccomp.syscalls[0].args[0].index: 9 is out of range (0 to 5)");
 }
+
+#[test]
+fn lsm_labels_need_the_lsm_on_this_host() {
+    let host = crate::security::lsm::host();
+    let mut c = base();
+    c["process"]["apparmorProfile"] = "foo".into();
+    if host.apparmor {
+        check(&c).expect("AppArmor is on: the profile is accepted");
+    } else {
+        assert_eq!(
+            error_of(&c),
+            "config.json: process.apparmorProfile: AppArmor profile \"foo\" requested, but AppArmor is not enabled on this host"
+        );
+    }
+    for (field, pointer) in [("process.selinuxLabel", "/process/selinuxLabel"), ("linux.mountLabel", "/linux/mountLabel")] {
+        let mut c = base();
+        *c.pointer_mut(pointer.rsplit_once('/').unwrap().0).unwrap().as_object_mut().unwrap()
+            .entry(pointer.rsplit_once('/').unwrap().1).or_insert(serde_json::Value::Null) = "system_u:system_r:container_t:s0".into();
+        if host.selinux {
+            check(&c).expect("SELinux is on: the label is accepted");
+        } else {
+            let e = error_of(&c);
+            assert!(e.starts_with(&format!("config.json: {field}: SELinux")), "{e}");
+            assert!(e.ends_with("but SELinux is not enabled on this host"), "{e}");
+        }
+    }
+    // Empty strings mean unset, wherever they are.
+    let mut c = base();
+    c["process"]["apparmorProfile"] = "".into();
+    c["process"]["selinuxLabel"] = "".into();
+    c["linux"]["mountLabel"] = "".into();
+    check(&c).expect("empty labels are no labels");
+}

@@ -7,6 +7,7 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::rootfs::options;
+use crate::security::lsm;
 
 pub type Invalid = (String, String);
 
@@ -22,6 +23,9 @@ pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Resul
     mounts(spec, warnings)?;
     linux_paths(spec)?;
     sysctl(spec, &namespaces)?;
+    // AppArmor and SELinux labels need the host to run that LSM: checked
+    // here, in the parent, so `create` fails before anything is made.
+    lsm::check(spec, lsm::host())?;
     unsupported(spec)
 }
 
@@ -61,18 +65,6 @@ fn process(spec: &Spec) -> Result<(), Invalid> {
         if rlimit.soft() > rlimit.hard() {
             return Err(invalid(field, "soft limit is above the hard limit"));
         }
-    }
-    if let Some(label) = process.apparmor_profile().as_deref().filter(|s| !s.is_empty()) {
-        return Err(invalid(
-            "process.apparmorProfile",
-            format!("AppArmor profile {label:?} requested, but this husk build does not apply AppArmor yet"),
-        ));
-    }
-    if let Some(label) = process.selinux_label().as_deref().filter(|s| !s.is_empty()) {
-        return Err(invalid(
-            "process.selinuxLabel",
-            format!("SELinux label {label:?} requested, but this husk build does not apply SELinux yet"),
-        ));
     }
     Ok(())
 }
@@ -282,9 +274,6 @@ fn unsupported(spec: &Spec) -> Result<(), Invalid> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    if linux.mount_label().as_deref().is_some_and(|l| !l.is_empty()) {
-        return not_yet("linux.mountLabel");
-    }
     if linux.personality().is_some() {
         return not_yet("linux.personality");
     }

@@ -238,3 +238,13 @@ pub fn recv_with_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<(usize,
     }
     Ok((msg.bytes, received.into_iter().next()))
 }
+
+/// setxattr(2): sets an extended attribute of the file `path` names,
+/// following symlinks (so a /proc/self/fd/N path reaches the fd's file).
+pub fn set_xattr(path: &CStr, name: &CStr, value: &[u8]) -> nix::Result<()> {
+    // SAFETY: both strings are NUL-terminated and, like `value` (whose
+    // pointer and length are passed together), outlive the call; the kernel
+    // only reads them.
+    let ret = unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    Errno::result(ret).map(drop)
+}
