@@ -152,3 +152,18 @@ fn demo_bundles_from_the_repo_run() {
         assert!(text(&out.stdout).contains(expect), "{bundle}: {}", text(&out.stdout));
     }
 }
+
+#[test]
+fn oom_score_adj_in_a_user_namespace() {
+    // The init is non-dumpable (CVE-2019-5736), so in a user namespace its
+    // /proc/self files belong to the host's root: the parent writes the
+    // score. (Only raised here: lowering it takes CAP_SYS_RESOURCE, which
+    // root lacks on the test machines.)
+    for score in [345, 999] {
+        let mut b = Bundle::new(&["cat", "/proc/self/oom_score_adj"]);
+        map_user_namespace(&mut b);
+        b.config["process"]["oomScoreAdj"] = score.into();
+        b.write();
+        assert_eq!(b.run_ok("oomuserns").trim(), score.to_string());
+    }
+}

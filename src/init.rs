@@ -54,6 +54,7 @@ trait Step<T> {
 
 impl<T, E: Display> Step<T> for Result<T, E> {
     fn step(self, name: &'static str) -> Result<T, Failure> {
+        timeline::mark(name);
         self.map_err(|e| Failure {
             step: name,
             error: e.to_string(),
@@ -61,9 +62,36 @@ impl<T, E: Display> Step<T> for Result<T, E> {
     }
 }
 
+/// When each step of the init ended, sent to the parent with `Ready` so
+/// that `husk --debug` can show where the time of `create` goes. The init is
+/// single-threaded; the lock is never contended.
+mod timeline {
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    static MARKS: Mutex<Vec<(&'static str, Instant)>> = Mutex::new(Vec::new());
+    static START: Mutex<Option<Instant>> = Mutex::new(None);
+
+    pub fn start() {
+        *START.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    pub fn mark(step: &'static str) {
+        MARKS.lock().unwrap_or_else(|e| e.into_inner()).push((step, Instant::now()));
+    }
+
+    /// (step, microseconds since the init started), one per step.
+    pub fn take() -> Vec<(String, u64)> {
+        let start = START.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(Instant::now);
+        let marks = std::mem::take(&mut *MARKS.lock().unwrap_or_else(|e| e.into_inner()));
+        marks.into_iter().map(|(s, at)| (s.to_string(), at.saturating_duration_since(start).as_micros() as u64)).collect()
+    }
+}
+
 /// Entry point of the cloned child when the init was cloned straight into
 /// its namespaces.
 pub fn main(mut args: InitArgs<'_>) -> ! {
+    timeline::start();
     let outcome = non_dumpable()
         .and_then(|()| args.namespaces.join_paths(false).step("join namespaces"))
         .and_then(|()| map_user_namespace(&args))
@@ -76,6 +104,7 @@ pub fn main(mut args: InitArgs<'_>) -> ! {
 /// user namespace and have it mapped, create the rest, then fork the init,
 /// which is born in the new pid and time namespaces.
 pub fn intermediate_main(mut args: InitArgs<'_>) -> ! {
+    timeline::start();
     let entered = non_dumpable().and_then(|()| enter_step_by_step(&args));
     let outcome = match entered.and_then(|()| sys::fork_into(0).step("fork init")) {
         Ok(Forked::Parent(pid)) => {
@@ -212,10 +241,9 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
             lsm::set_keyring_label(None).step("set keyring label")?;
         }
     }
-    process::set_oom_score_adj(process).step("set oom_score_adj")?;
     let (executable, exec) = become_process(process, args.seccomp, &args.channel)?;
 
-    args.channel.send(&FromInit::Ready).step("report ready")?;
+    args.channel.send(&FromInit::Ready { timeline: timeline::take() }).step("report ready")?;
     args.channel
         .expect("Committed", |m| matches!(m, ToInit::Committed))
         .step("wait for the parent to record the container")?;
@@ -248,15 +276,16 @@ fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: 
     nix::sys::prctl::set_keepcaps(false).step("keep capabilities")?;
     process::enter_cwd(process).step("enter working directory")?;
     capabilities.apply().step("set capabilities")?;
+    // The AppArmor profile and SELinux label that the next execve, the
+    // container's program, takes on (the parent checked that the host runs
+    // that LSM). Set before no_new_privs, as runc does, and before the wait
+    // for `start`, so that a profile the kernel refuses fails `create`.
+    lsm::ExecLabels::of(process).apply().step("set LSM exec labels")?;
     if no_new_privs {
         nix::sys::prctl::set_no_new_privs().step("set no_new_privs")?;
     }
     let executable = process::find_executable(&process.args().as_ref().expect("validated")[0], &exec.env_strings)
         .step("find executable")?;
-    // The AppArmor profile and SELinux label that execve of the container's
-    // program takes on (validated by the parent: the host runs the LSM).
-    // Written last but for the seccomp filter, which could deny the write.
-    lsm::ExecLabels::of(process).apply().step("set LSM exec labels")?;
     if no_new_privs {
         seccomp::install(filter, channel).step("load seccomp filter")?;
     }

@@ -1,5 +1,5 @@
 //! Attributes of the container process that are not security policy: its
-//! user and groups, rlimits, oom_score_adj, keyring, working directory,
+//! user and groups, rlimits, keyring, working directory,
 //! environment, and the executable that `execve` will run.
 
 use std::ffi::CString;
@@ -70,16 +70,6 @@ pub fn set_rlimits(process: &Process) -> Result<(), ProcessError> {
             .map_err(sys(format!("setrlimit {:?}", limit.typ())))?;
     }
     Ok(())
-}
-
-pub fn set_oom_score_adj(process: &Process) -> Result<(), ProcessError> {
-    let Some(score) = process.oom_score_adj() else {
-        return Ok(());
-    };
-    std::fs::write("/proc/self/oom_score_adj", score.to_string()).map_err(|e| ProcessError::Sys {
-        op: format!("write /proc/self/oom_score_adj ({score})"),
-        source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-    })
 }
 
 /// Becomes the configured user. Supplementary groups are set first, while

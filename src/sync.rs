@@ -19,7 +19,10 @@ pub enum FromInit {
     /// send it to the listener, then answer `SeccompListenerSent`.
     SeccompListener,
     /// Set up and waiting for `start`.
-    Ready,
+    Ready {
+        /// When each step ended: (step, µs since the init started).
+        timeline: Vec<(String, u64)>,
+    },
     Failed { step: String, error: String },
 }
 

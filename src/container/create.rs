@@ -219,13 +219,27 @@ fn converse(
     // The init waits for its cgroup before it creates its cgroup namespace,
     // whose root is then the container's cgroup.
     cgroup.add_process(init.as_raw())?;
+    // Written by the parent (runc writes it before the clone): the init is
+    // non-dumpable (CVE-2019-5736), so in a user namespace its /proc files
+    // belong to the host's root, not to it; and lowering the score takes
+    // CAP_SYS_RESOURCE in the host's user namespace.
+    if let Some(score) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let path = PathBuf::from(format!("/proc/{init}/oom_score_adj"));
+        std::fs::write(&path, score.to_string()).map_err(Error::io("write oom_score_adj to", path))?;
+    }
     channel.send(&ToInit::Placed)?;
     if let Some((listener, container)) = listener {
         let notify_fd = expect_fd(channel, "SeccompListener", |m| matches!(m, FromInit::SeccompListener))?;
         seccomp::send_to_listener(listener, notify_fd.as_fd(), container, init.as_raw())?;
         channel.send(&ToInit::SeccompListenerSent)?;
     }
-    expect(channel, "Ready", |m| matches!(m, FromInit::Ready).then_some(()))?;
+    let timeline = expect(channel, "Ready", |m| match m {
+        FromInit::Ready { timeline } => Some(timeline.clone()),
+        _ => None,
+    })?;
+    for (step, micros) in timeline {
+        logging::debug(&format!("init: {step} at {micros}µs"));
+    }
     Ok(init)
 }
 

@@ -332,8 +332,12 @@ mod tests {
         assert_eq!(selinuxfs_mount_point(PLAIN_MOUNTINFO), None);
     }
 
+    /// A spec with these process fields (beside the required ones) and this
+    /// `linux` object.
     fn spec_with(process: serde_json::Value, linux: serde_json::Value) -> Spec {
-        serde_json::from_value(serde_json::json!({"ociVersion": "1.2.0", "process": process, "linux": linux})).unwrap()
+        let mut full = serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}});
+        full.as_object_mut().unwrap().extend(process.as_object().unwrap().clone());
+        serde_json::from_value(serde_json::json!({"ociVersion": "1.2.0", "process": full, "linux": linux})).unwrap()
     }
 
     const NONE: HostLsms = HostLsms { apparmor: false, selinux: false };
@@ -341,19 +345,19 @@ mod tests {
 
     #[test]
     fn labels_need_their_lsm() {
-        let aa = spec_with(serde_json::json!({"cwd": "/", "apparmorProfile": "foo"}), serde_json::json!({}));
+        let aa = spec_with(serde_json::json!({"apparmorProfile": "foo"}), serde_json::json!({}));
         let (field, message) = check(&aa, NONE).unwrap_err();
         assert_eq!(field, "process.apparmorProfile");
         assert_eq!(message, "AppArmor profile \"foo\" requested, but AppArmor is not enabled on this host");
         assert!(check(&aa, HostLsms { apparmor: true, selinux: false }).is_ok());
 
-        let se = spec_with(serde_json::json!({"cwd": "/", "selinuxLabel": "system_u:system_r:container_t:s0"}), serde_json::json!({}));
+        let se = spec_with(serde_json::json!({"selinuxLabel": "system_u:system_r:container_t:s0"}), serde_json::json!({}));
         let (field, message) = check(&se, HostLsms { apparmor: true, selinux: false }).unwrap_err();
         assert_eq!(field, "process.selinuxLabel");
         assert!(message.contains("SELinux is not enabled on this host"), "{message}");
         assert!(check(&se, BOTH).is_ok());
 
-        let ml = spec_with(serde_json::json!({"cwd": "/"}), serde_json::json!({"mountLabel": "system_u:object_r:container_file_t:s0:c1,c2"}));
+        let ml = spec_with(serde_json::json!({}), serde_json::json!({"mountLabel": "system_u:object_r:container_file_t:s0:c1,c2"}));
         let (field, message) = check(&ml, NONE).unwrap_err();
         assert_eq!(field, "linux.mountLabel");
         assert!(message.starts_with("SELinux mount label \"system_u"), "{message}");
@@ -363,7 +367,7 @@ mod tests {
     #[test]
     fn empty_labels_are_unset() {
         let spec = spec_with(
-            serde_json::json!({"cwd": "/", "apparmorProfile": "", "selinuxLabel": ""}),
+            serde_json::json!({"apparmorProfile": "", "selinuxLabel": ""}),
             serde_json::json!({"mountLabel": ""}),
         );
         assert!(check(&spec, NONE).is_ok());

@@ -184,10 +184,10 @@ fn lsm_labels_need_the_lsm_on_this_host() {
             "config.json: process.apparmorProfile: AppArmor profile \"foo\" requested, but AppArmor is not enabled on this host"
         );
     }
-    for (field, pointer) in [("process.selinuxLabel", "/process/selinuxLabel"), ("linux.mountLabel", "/linux/mountLabel")] {
+    for (object, key) in [("process", "selinuxLabel"), ("linux", "mountLabel")] {
+        let field = format!("{object}.{key}");
         let mut c = base();
-        *c.pointer_mut(pointer.rsplit_once('/').unwrap().0).unwrap().as_object_mut().unwrap()
-            .entry(pointer.rsplit_once('/').unwrap().1).or_insert(serde_json::Value::Null) = "system_u:system_r:container_t:s0".into();
+        c[object][key] = "system_u:system_r:container_t:s0".into();
         if host.selinux {
             check(&c).expect("SELinux is on: the label is accepted");
         } else {
