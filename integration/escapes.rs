@@ -239,10 +239,12 @@ fn lsm_labels_are_refused_where_the_host_lacks_the_lsm() {
 // second container that joins the created container's pid namespace.
 //
 // With CAP_SYS_PTRACE the attacker passes defence 1: while the init is husk,
-// ETXTBSY still stops every write-open. But an O_PATH fd taken then can be
+// ETXTBSY still stops every write-open. An O_PATH fd taken then could be
 // re-opened for writing once the init has exec'd the container's program and
-// no husk process runs any more: that hole is shown by the ignored test
-// `cve_2019_5736_cap_sys_ptrace_fd_held_across_start`.
+// no husk process runs any more, were it not for defence 3: `create`, `run`
+// and `exec` re-exec husk once from a detached read-only bind mount of its
+// binary (security/exe.rs), so the fd names a file on a read-only mount
+// (`cve_2019_5736_cap_sys_ptrace_fd_held_across_start`).
 
 /// A created container whose runtime is a private copy of husk; returns
 /// (bundle, id, init pid, copy of husk).
@@ -255,8 +257,12 @@ fn created_with_husk_copy() -> (Bundle, String, i64, PathBuf) {
     let out = husk_with(&copy, &a, &["create", &id]);
     assert!(out.status.success(), "create: {}", text(&out.stderr));
     let pid = a.state(&id)["pid"].as_i64().unwrap();
+    // Still husk, but run from a detached read-only view of the copy, so
+    // its /proc/PID/exe names that view's root, not the writable file.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "husk", "the created init is still husk");
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-    assert_eq!(exe, copy, "the created init is still the husk copy");
+    assert_ne!(exe, copy, "the init must not run from the writable binary");
     (a, id, pid, copy)
 }
 
@@ -356,18 +362,15 @@ fn cve_2019_5736_with_cap_sys_ptrace_etxtbsy_holds_while_created() {
 }
 
 #[test]
-#[ignore = "KNOWN GAP (reported): with CAP_SYS_PTRACE over husk's init, an O_PATH fd of \
-            /proc/1/exe taken while the container is created can be re-opened for writing \
-            once the init has exec'd and no husk process runs"]
 fn cve_2019_5736_cap_sys_ptrace_fd_held_across_start() {
     // The original exploit's order: take the fd while pid 1 is the runtime,
-    // wait for it to exec the container's program, then write. Neither
-    // defence holds here: CAP_SYS_PTRACE passes the non-dumpable check, and
-    // ETXTBSY ends when the last process executing husk (the init, then
-    // `husk start`) is gone. Only a read-only view of the binary would stop
-    // it (runc re-execs from a sealed copy or a read-only mount; husk does
-    // not re-exec). Without CAP_SYS_PTRACE the fd cannot be taken at all
-    // (see the test above without it).
+    // wait for it to exec the container's program, then write. Here
+    // CAP_SYS_PTRACE passes the non-dumpable check, and ETXTBSY ends when the
+    // last process executing husk (the init, then `husk start`) is gone.
+    // What holds is the read-only view husk re-execs from (runc re-execs from a
+    // sealed copy or a read-only mount; husk binds its binary read-only, no
+    // copy). Without CAP_SYS_PTRACE the fd cannot be taken at all (see the
+    // test above without it).
     let (a, id, pid, copy) = created_with_husk_copy();
     let mut b = attacker(pid, &["CAP_SYS_PTRACE"], &["escprobe", "exe-hold", "5"]);
     // The attacker runs in the background, holding the fd, while A starts.

@@ -8,8 +8,13 @@ use common::*;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 
-/// Whether the process has exec'd the bundle's command yet: until `start`,
-/// the init is still husk (its /proc/PID/exe is the husk binary).
+/// The process's name: until `start`, the init is still husk.
+fn comm_of(pid: i64) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim().to_string()).unwrap_or_default()
+}
+
+/// The process's executable (husk runs from a read-only view of its binary,
+/// whose link names the view's root).
 fn exe_of(pid: i64) -> String {
     std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.display().to_string()).unwrap_or_default()
 }
@@ -27,7 +32,7 @@ fn create_start_exit_delete() {
     assert_eq!(state["bundle"], b.dir.display().to_string());
     let pid = state["pid"].as_i64().unwrap();
     assert!(pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists(), "init alive");
-    assert!(exe_of(pid).ends_with("husk"), "not exec'd before start: {}", exe_of(pid));
+    assert_eq!(comm_of(pid), "husk", "not exec'd before start");
 
     let out = b.husk(&["start", &id]);
     assert!(out.status.success(), "start: {}", text(&out.stderr));

@@ -14,4 +14,4 @@ cargo build --release
 root=$(mktemp -d /tmp/husk-demo.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 exec_id="demo-$$"
-target/release/husk --root "$root" run --bundle oci-bundles/busybox "$exec_id"
+target/x86_64-unknown-linux-gnu/release/husk --root "$root" run --bundle oci-bundles/busybox "$exec_id"

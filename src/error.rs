@@ -21,6 +21,8 @@ pub enum Error {
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
+    Exe(#[from] crate::security::exe::ExeError),
+    #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),
     /// The container's init (or an exec'd process) failed at a named step.
     #[error("unable to start container process: {step}: {error}")]

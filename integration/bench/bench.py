@@ -27,7 +27,8 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HUSK = os.path.join(REPO, "target", "release", "husk")
+# .cargo/config.toml names the build target, so the binary is under it.
+HUSK = os.path.join(REPO, "target", "x86_64-unknown-linux-gnu", "release", "husk")
 CONTROLLERS = "/sys/fs/cgroup/unified/cgroup.controllers"
 RUNTIMES = ["husk", "runc", "crun"]
 

@@ -166,6 +166,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     let store = Store::new(cli.root.clone());
     let mut warn = |message: &str| logging::warn(message);
+    // The verbs that put husk's binary inside a container run it from a
+    // read-only view first (CVE-2019-5736; see security/exe.rs).
+    if matches!(command, Command::Create(_) | Command::Run { .. } | Command::Exec(_)) {
+        crate::security::exe::ensure_read_only_binary(&mut warn)?;
+    }
     match command {
         Command::Create(args) => {
             container::create::create(&store, &create_options(&args), &mut warn)?;

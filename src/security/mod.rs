@@ -2,6 +2,7 @@
 //! the LSMs (AppArmor, SELinux).
 
 pub mod capabilities;
+pub mod exe;
 pub mod lsm;
 pub mod seccomp;
 mod syscalls;

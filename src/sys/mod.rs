@@ -248,3 +248,44 @@ pub fn set_xattr(path: &CStr, name: &CStr, value: &[u8]) -> nix::Result<()> {
     let ret = unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
     Errno::result(ret).map(drop)
 }
+
+/// A detached, read-only bind mount of the file at `path`: open_tree(2)
+/// with OPEN_TREE_CLONE, then mount_setattr(2) MOUNT_ATTR_RDONLY on it. A
+/// process exec'd through the returned fd has an executable nobody can open
+/// for writing, /proc/PID/exe included: the mount is read-only and is no
+/// mount of anyone else's.
+pub fn read_only_view(path: &CStr) -> nix::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    // SAFETY: `path` is a valid NUL-terminated string for the call's
+    // duration; open_tree returns a new fd or -1, and we take ownership of
+    // the fd at once.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    };
+    let fd = unsafe { OwnedFd::from_raw_fd(Errno::result(fd)? as RawFd) };
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `attr` is a valid mount_attr whose size we pass; the empty
+    // path with AT_EMPTY_PATH makes the kernel act on the detached mount.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    Errno::result(ret)?;
+    Ok(fd)
+}
