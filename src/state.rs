@@ -232,8 +232,22 @@ impl Store {
 
 /// The start time of a live (not zombie) process, or None.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
-    (stat.state != 'Z' && stat.state != 'X').then_some(stat.starttime)
+    // Read directly: on every `state` and `start`, a general /proc parser
+    // costs more than the two fields we need.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&stat)
+}
+
+/// The start time from a /proc/PID/stat line, or None for a zombie. The
+/// command name may hold spaces and parentheses: fields count from the last ')'.
+fn parse_stat(stat: &str) -> Option<u64> {
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // After the state, starttime is the 19th field (field 22 of the line).
+    fields.nth(18)?.parse().ok()
 }
 
 pub fn process_alive(pid: i32, started: u64) -> bool {
@@ -257,6 +271,15 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "../x", "a b", "ü", "a\0b"] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn stat_lines() {
+        let line = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
+        assert_eq!(parse_stat(line), Some(98765));
+        let zombie = "42 (x) Z 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 0 0";
+        assert_eq!(parse_stat(zombie), None);
+        assert_eq!(parse_stat("garbage"), None);
     }
 
     #[test]

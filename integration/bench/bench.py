@@ -129,7 +129,7 @@ def wait_gone(pid, timeout=10.0):
             with open(f"/proc/{pid}/stat") as f:
                 if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
                     return
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             return
         time.sleep(0.0005)
     raise RuntimeError(f"pid {pid} did not exit")
