@@ -85,26 +85,7 @@ fn add_mount(b: &mut Bundle, mount: Value) {
 
 /// `husk ARGS` with another husk binary (a private copy), like Bundle::husk.
 fn husk_with(binary: &Path, b: &Bundle, args: &[&str]) -> Output {
-    let out_path = b.dir.join(".husk-copy.out");
-    let err_path = b.dir.join(".husk-copy.err");
-    let status = Command::new(binary)
-        .arg("--root")
-        .arg(&b.root)
-        .args(args)
-        .current_dir(&b.dir)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .status()
-        .expect("run the husk copy");
-    let output = Output {
-        status,
-        stdout: std::fs::read(&out_path).unwrap_or_default(),
-        stderr: std::fs::read(&err_path).unwrap_or_default(),
-    };
-    let _ = std::fs::remove_file(out_path);
-    let _ = std::fs::remove_file(err_path);
-    output
+    b.husk_binary(binary, args)
 }
 
 /// husk's stderr with the quoting of its text log format undone.

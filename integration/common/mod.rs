@@ -102,11 +102,19 @@ impl Bundle {
     /// `create` or `run -d` the container keeps husk's stdout and stderr, as
     /// it must, and a pipe would never reach EOF while it lives.
     pub fn husk(&self, args: &[&str]) -> Output {
+        self.husk_binary(Path::new(HUSK), args)
+    }
+
+    /// Like `husk`, with another husk binary (a copy the test may watch).
+    pub fn husk_binary(&self, binary: &Path, args: &[&str]) -> Output {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let out_path = self.dir.join(format!(".husk-{n}.out"));
         let err_path = self.dir.join(format!(".husk-{n}.err"));
-        let status = self
-            .husk_cmd(args)
+        let cmd = self.husk_cmd(args);
+        let status = Command::new(binary)
+            .args(cmd.get_args())
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out_path).unwrap())
             .stderr(std::fs::File::create(&err_path).unwrap())
             .status()

@@ -7,7 +7,7 @@
 pub mod bpf;
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -125,6 +125,11 @@ pub fn reset_signals() {
 /// Sets and clears mount attributes on the mount at `fd` and every mount
 /// below it (mount_setattr(2) with AT_RECURSIVE).
 pub fn mount_setattr_recursive(fd: BorrowedFd<'_>, set: u64, clear: u64) -> nix::Result<()> {
+    mount_setattr(fd, libc::AT_RECURSIVE, set, clear)
+}
+
+/// mount_setattr(2) on the mount `fd` itself (AT_EMPTY_PATH), with `flags`.
+fn mount_setattr(fd: BorrowedFd<'_>, flags: libc::c_int, set: u64, clear: u64) -> nix::Result<()> {
     let attr = libc::mount_attr {
         attr_set: set,
         attr_clr: clear,
@@ -138,7 +143,7 @@ pub fn mount_setattr_recursive(fd: BorrowedFd<'_>, set: u64, clear: u64) -> nix:
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            libc::AT_EMPTY_PATH | flags,
             &attr as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
         )
@@ -267,25 +272,8 @@ pub fn read_only_view(path: &CStr) -> nix::Result<OwnedFd> {
             OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
         )
     };
+    // SAFETY: open_tree returned a new fd that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(Errno::result(fd)? as RawFd) };
-    let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: `attr` is a valid mount_attr whose size we pass; the empty
-    // path with AT_EMPTY_PATH makes the kernel act on the detached mount.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    Errno::result(ret)?;
+    mount_setattr(fd.as_fd(), 0, libc::MOUNT_ATTR_RDONLY, 0)?;
     Ok(fd)
 }
