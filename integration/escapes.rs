@@ -18,7 +18,6 @@ use std::ffi::CString;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -412,24 +411,7 @@ fn husk_holding_fds(b: &Bundle, dir: &Path, args: &[&str]) -> Output {
     let held = std::fs::File::open(dir).unwrap();
     let raw = held.as_raw_fd();
     let mut cmd = b.husk_cmd(args);
-    // SAFETY: only async-signal-safe calls (fcntl, dup2, close) between
-    // fork and exec. The fd is first moved above 10, so that dup2 never
-    // meets itself (which would keep it close-on-exec).
-    unsafe {
-        cmd.pre_exec(move || {
-            let high = libc::fcntl(raw, libc::F_DUPFD, 100);
-            if high < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            for fd in 3..=10 {
-                if libc::dup2(high, fd) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            libc::close(high);
-            Ok(())
-        });
-    }
+    open_fds_in_child(&mut cmd, raw, 3..=10);
     let out = cmd.output().unwrap();
     drop(held);
     out

@@ -109,7 +109,6 @@ fn detach_and_pid_file() {
 #[test]
 fn preserve_fds_only_passes_what_is_asked() {
     use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
     let mut b = Bundle::new(&["sleep", "100"]);
     let id = running(&mut b, "fds");
     let extra = std::fs::File::open("/dev/null").unwrap();
@@ -118,13 +117,7 @@ fn preserve_fds_only_passes_what_is_asked() {
     // and its own directory fd is the last one listed.
     for (preserve, expected) in [("0", "0 1 2 3"), ("1", "0 1 2 3 4")] {
         let mut cmd = b.husk_cmd(&["exec", "--preserve-fds", preserve, &id, "ls", "/proc/self/fd"]);
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::dup2(raw, 3);
-                libc::dup2(raw, 4);
-                Ok(())
-            });
-        }
+        open_fds_in_child(&mut cmd, raw, 3..=4);
         let out = cmd.output().unwrap();
         let listed = text(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
         assert_eq!(listed, expected, "--preserve-fds {preserve}: {}", text(&out.stderr));

@@ -6,7 +6,6 @@ mod common;
 use common::*;
 
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 
 /// The process's name: until `start`, the init is still husk.
 fn comm_of(pid: i64) -> String {
@@ -193,17 +192,9 @@ fn only_stdio_and_preserved_fds_reach_the_container() {
     // fd 3 is open in husk's caller (as containerd's shim leaves it), fd 4
     // too; with --preserve-fds 1 only fd 3 may reach the container.
     let id = b.id("fds");
-    let file3 = std::fs::File::open("/dev/null").unwrap();
-    let file4 = std::fs::File::open("/dev/null").unwrap();
-    let (raw3, raw4) = (file3.as_raw_fd(), file4.as_raw_fd());
+    let null = std::fs::File::open("/dev/null").unwrap();
     let mut cmd = b.husk_cmd(&["run", "--preserve-fds", "1", &id]);
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::dup2(raw3, 3);
-            libc::dup2(raw4, 4);
-            Ok(())
-        });
-    }
+    open_fds_in_child(&mut cmd, null.as_raw_fd(), 3..=4);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     // `ls` itself opens one fd for the directory it reads (shown as 4 here

@@ -203,3 +203,28 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Makes the child of `cmd` start with each fd in `fds` open on `source`,
+/// not close-on-exec, as an engine's shim leaves fds to husk. The source is
+/// first moved above them, so that dup2 never meets itself (which would keep
+/// it close-on-exec).
+pub fn open_fds_in_child(cmd: &mut Command, source: std::os::fd::RawFd, fds: std::ops::RangeInclusive<i32>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls (fcntl, dup2, close) run between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let high = libc::fcntl(source, libc::F_DUPFD, 100);
+            if high < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for fd in fds.clone() {
+                if libc::dup2(high, fd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            libc::close(high);
+            Ok(())
+        });
+    }
+}
