@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod exec;
+mod features;
 mod resources;
 
 use crate::container::{self, create::CreateOptions, run};
@@ -139,6 +140,8 @@ pub enum Command {
     Exec(Box<exec::ExecArgs>),
     /// Change the resource limits of a running container.
     Update(Box<resources::UpdateArgs>),
+    /// Print the features this husk supports, as JSON.
+    Features,
     /// Write a default config.json.
     Spec {
         #[arg(short = 'b', long, default_value = ".")]
@@ -193,6 +196,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Spec { bundle, rootless } => write_spec(&bundle, rootless).map(|()| 0),
+        Command::Features => {
+            print_json(&features::features(), true);
+            Ok(0)
+        }
         Command::Pause { id } => container::set_paused(&store, &id, true).map(|()| 0),
         Command::Resume { id } => container::set_paused(&store, &id, false).map(|()| 0),
         Command::Ps { format, id, ps_args } => resources::ps(&store, &id, &format, &ps_args).map(|()| 0),

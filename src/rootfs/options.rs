@@ -134,6 +134,14 @@ const RECURSIVE: &[(&str, bool, u64)] = &[
     ("rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW),
 ];
 
+/// Every option name husk recognises, for `husk features`.
+pub fn known_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = FLAGS.iter().map(|(n, ..)| *n).collect();
+    names.extend(PROPAGATION.iter().map(|(n, _)| *n));
+    names.extend(RECURSIVE.iter().map(|(n, ..)| *n));
+    names
+}
+
 /// Looks up a propagation option by name (`rslave` → MS_SLAVE|MS_REC).
 pub fn propagation_flag(name: &str) -> Option<MsFlags> {
     PROPAGATION.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)

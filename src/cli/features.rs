@@ -1,0 +1,57 @@
+//! `husk features`: what this build supports, in the spec's features JSON
+//! (features.md, features-linux.md). Every list comes from the code that
+//! implements it, or names exactly what that code accepts.
+
+use serde_json::{Value, json};
+
+use crate::rootfs::options;
+use crate::spec::OCI_VERSION;
+
+pub fn features() -> Value {
+    let capabilities: Vec<String> = {
+        let mut names: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+        names.sort();
+        names
+    };
+    // The seccomp flags the compiler accepts (security/seccomp.rs); this
+    // kernel generation has them all.
+    let seccomp_flags = [
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG",
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+    ];
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": OCI_VERSION,
+        // Hooks are refused until they are implemented.
+        "hooks": [],
+        "mountOptions": options::known_names(),
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": capabilities,
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
+            "seccomp": {
+                "enabled": true,
+                "actions": [
+                    "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"
+                ],
+                "operators": [
+                    "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+                    "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"
+                ],
+                "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
+                "knownFlags": seccomp_flags,
+                "supportedFlags": seccomp_flags
+            },
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
+            "intelRdt": {"enabled": false},
+            "mountExtensions": {"idmap": {"enabled": false}}
+        },
+        "annotations": {
+            "io.github.husk.version": env!("CARGO_PKG_VERSION")
+        }
+    })
+}
