@@ -9,7 +9,10 @@
 //! installs them); the kernel is downloaded once into target/vm. HUSK_SCENARIOS
 //! limits the run to some scenarios.
 
-use std::collections::BTreeMap;
+#[path = "common/verdict.rs"]
+mod verdict;
+use verdict::verdict;
+
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -74,37 +77,3 @@ fn cgroup_scenarios_on_a_v2_kernel() {
     assert!(status.success(), "build-and-boot.sh exited with {status}");
 }
 
-/// Checks the scenarios' output: every `RESULT name PASS|FAIL reason` line
-/// passed, every expected name appeared, and `SCENARIOS DONE` ended it.
-fn verdict(output: &str, expected: &[String]) -> Result<(), String> {
-    let mut results: BTreeMap<&str, Result<(), &str>> = BTreeMap::new();
-    let mut problems = Vec::new();
-    for line in output.lines().map(|l| l.trim_end_matches('\r')) {
-        let Some(rest) = line.strip_prefix("RESULT ") else { continue };
-        let mut words = rest.splitn(3, ' ');
-        let (name, outcome, reason) = (words.next().unwrap_or(""), words.next(), words.next());
-        match outcome {
-            Some("PASS") => {
-                results.entry(name).or_insert(Ok(()));
-            }
-            Some("FAIL") => {
-                results.insert(name, Err(reason.unwrap_or("")));
-            }
-            _ => problems.push(format!("malformed result line: {line}")),
-        }
-    }
-    for (name, result) in &results {
-        if let Err(reason) = result {
-            problems.push(format!("FAIL {name}: {reason}"));
-        }
-    }
-    for name in expected {
-        if !results.contains_key(name.as_str()) {
-            problems.push(format!("no result for {name}"));
-        }
-    }
-    if !output.lines().any(|l| l.trim_end_matches('\r') == "SCENARIOS DONE") {
-        problems.push("no SCENARIOS DONE: the VM did not finish the scenarios".into());
-    }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
-}

@@ -50,24 +50,6 @@ fn install_escprobe(b: &Bundle) {
     std::fs::copy(escprobe(), b.rootfs().join("bin/escprobe")).unwrap();
 }
 
-/// Docker's default capability set: a superset of `husk spec`'s three, and
-/// the set most containers really run with.
-const DOCKER_DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
 
 /// Sets the bounding, effective and permitted sets to `caps`, and the
 /// inheritable and ambient sets to `ambient`.
@@ -251,7 +233,7 @@ fn created_with_husk_copy() -> (Bundle, String, i64, PathBuf) {
 fn attacker(pid: i64, extra: &[&str], args: &[&str]) -> Bundle {
     let mut b = Bundle::new(args);
     install_escprobe(&b);
-    let mut caps: Vec<&str> = DOCKER_DEFAULT_CAPS.to_vec();
+    let mut caps: Vec<&str> = common::docker::DOCKER_CAPS.to_vec();
     caps.extend(extra);
     set_caps(&mut b, &caps, &[]);
     for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {

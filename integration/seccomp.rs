@@ -1,6 +1,7 @@
 #[path = "common/mod.rs"]
 mod common;
 use common::*;
+use common::docker::docker_profile;
 
 // linux.seccomp end to end: profiles applied to busybox commands and to
 // `sysprobe` (integration/testdata/sysprobe.c, a freestanding program that
@@ -368,69 +369,6 @@ fn profile_errors_and_warnings_reach_the_user() {
     assert!(stderr.contains("config.json: linux.seccomp.syscalls[0].errnoRet: only SCMP_ACT_ERRNO"), "{stderr}");
 }
 
-/// Docker's default capabilities, which pick its profile's conditional rules.
-const DOCKER_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
-
-/// Docker's default profile as Docker hands it to the runtime on amd64 with
-/// the default capabilities: the arch map becomes `architectures`, and each
-/// rule is kept or dropped by its `includes`/`excludes` (this kernel is
-/// newer than every minKernel there).
-fn docker_profile() -> Value {
-    let path = repo().join("integration/testdata/docker-default-seccomp.json");
-    let moby: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let list = |v: &Value, key: &str| -> Vec<String> {
-        v.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect()
-    };
-    let mut architectures = Vec::new();
-    for entry in moby["archMap"].as_array().unwrap() {
-        if entry["architecture"] == "SCMP_ARCH_X86_64" {
-            architectures.push(entry["architecture"].clone());
-            architectures.extend(list(entry, "subArchitectures").into_iter().map(Value::from));
-        }
-    }
-    let has_cap = |c: &String| DOCKER_CAPS.contains(&c.as_str());
-    let syscalls: Vec<Value> = moby["syscalls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|rule| {
-            let (inc, exc) = (&rule["includes"], &rule["excludes"]);
-            let arch_ok = list(inc, "arches").is_empty() || list(inc, "arches").iter().any(|a| a == "amd64");
-            let arch_excluded = list(exc, "arches").iter().any(|a| a == "amd64");
-            let caps_ok = list(inc, "caps").iter().all(has_cap);
-            let caps_excluded = list(exc, "caps").iter().any(has_cap);
-            arch_ok && !arch_excluded && caps_ok && !caps_excluded && exc.get("minKernel").is_none()
-        })
-        .map(|rule| {
-            let mut rule = rule.clone();
-            for moby_only in ["comment", "includes", "excludes"] {
-                rule.as_object_mut().unwrap().remove(moby_only);
-            }
-            rule
-        })
-        .collect();
-    json!({
-        "defaultAction": moby["defaultAction"],
-        "defaultErrnoRet": moby["defaultErrnoRet"],
-        "architectures": architectures,
-        "syscalls": syscalls,
-    })
-}
 
 #[test]
 fn docker_default_profile_runs_a_shell() {
