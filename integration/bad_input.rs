@@ -10,7 +10,6 @@ use common::*;
 // `time="…" level=error msg="…"`, the message quoted. The checks below read
 // the message back out of that one line before matching on it.
 
-use std::path::Path;
 use std::process::Output;
 
 use serde_json::{Value, json};
@@ -64,28 +63,6 @@ fn fails_with(out: &Output, expected: &[&str]) -> String {
         assert!(message.contains(e), "error message lacks {e:?}:\n  {message}");
     }
     message
-}
-
-/// No cgroup directory anywhere in the cgroup tree bears the id.
-fn assert_no_cgroup(id: &str) {
-    fn walk(dir: &Path, id: &str, depth: usize) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for entry in entries.flatten() {
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            let path = entry.path();
-            assert!(
-                !entry.file_name().to_string_lossy().contains(id),
-                "cgroup {} left behind",
-                path.display()
-            );
-            if depth < 6 {
-                walk(&path, id, depth + 1);
-            }
-        }
-    }
-    walk(Path::new("/sys/fs/cgroup"), id, 0);
 }
 
 /// Nothing of container `id` is left: no state directory, no cgroup (the

@@ -265,7 +265,11 @@ fn features_describe_what_husk_does() {
     for refused in ["idmap", "ridmap", "tmpcopyup"] {
         assert!(!options.contains(&refused.to_string()), "{refused} claimed");
     }
-    assert_eq!(features["hooks"], serde_json::json!([]), "no hooks are run yet");
+    // Each is run, at its point and in its namespace, by integration/hooks.rs.
+    assert_eq!(
+        features["hooks"],
+        serde_json::json!(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])
+    );
     assert_eq!(features["linux"]["mountExtensions"]["idmap"]["enabled"], false);
 
     // Every namespace listed works together in one container.

@@ -24,6 +24,8 @@ pub enum Error {
     Exe(#[from] crate::security::exe::ExeError),
     #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
     /// The container's init (or an exec'd process) failed at a named step.
     #[error("unable to start container process: {step}: {error}")]
     Init { step: String, error: String },

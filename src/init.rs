@@ -16,12 +16,15 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{Process, Spec};
 
+use crate::container::create::RUNTIME_CREATE_HOOKS;
+use crate::hooks;
 use crate::namespaces::{self, NamespacePlan};
 use crate::process;
 use crate::rootfs::{self, RootfsPlan};
 use crate::security::capabilities::CapabilityPlan;
 use crate::security::lsm;
 use crate::security::seccomp::{self, Filter};
+use crate::state::Status;
 use crate::sync::{Channel, FromInit, ToInit};
 use crate::sys::{self, Forked};
 
@@ -32,6 +35,9 @@ pub struct InitArgs<'a> {
     pub bundle: &'a Path,
     pub rootfs: PathBuf,
     pub namespaces: NamespacePlan,
+    /// The container's state, for the hooks the init runs (it fills in
+    /// status and pid).
+    pub state: serde_json::Value,
     pub channel: Channel,
     /// An O_PATH fd of the state directory's exec.fifo.
     pub fifo: OwnedFd,
@@ -46,6 +52,13 @@ pub struct InitArgs<'a> {
 pub struct Failure {
     step: &'static str,
     error: String,
+}
+
+impl Display for Failure {
+    /// As the parent shows it (`Error::Init`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unable to start container process: {}: {}", self.step, self.error)
+    }
 }
 
 trait Step<T> {
@@ -223,6 +236,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
         no_pivot: args.no_pivot,
     };
     rootfs::prepare(&rootfs_plan).step("prepare rootfs")?;
+    run_create_hooks(args)?;
     rootfs::enter(&rootfs_plan).step("pivot root")?;
     write_sysctls(spec)?;
     rootfs::finalize(spec).step("finalize rootfs")?;
@@ -247,8 +261,42 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     args.channel
         .expect("Committed", |m| matches!(m, ToInit::Committed))
         .step("wait for the parent to record the container")?;
-    wait_for_start(&args.fifo)?;
-    exec_process(&executable, exec, args.preserve_fds)
+    let start = wait_for_start(&args.fifo)?;
+    let started = run_hook_in_container(args, hooks::Kind::StartContainer, Status::Created);
+    // `start` reads the fifo to its end: a failure here is its error; the
+    // end of file when execve closes the fifo is its success.
+    let outcome = started.and_then(|()| exec_process(&executable, exec, args.preserve_fds));
+    if let Err(failure) = &outcome {
+        let _ = nix::unistd::write(&start, failure.to_string().as_bytes());
+    }
+    outcome
+}
+
+/// Between mounts and pivot_root: the parent runs the prestart and
+/// createRuntime hooks in the runtime's namespaces, then the init runs the
+/// createContainer hooks in the container's (their paths still resolve on
+/// the host: the root is not pivoted yet).
+fn run_create_hooks(args: &InitArgs<'_>) -> Result<(), Failure> {
+    let hooks = args.spec.hooks().as_ref();
+    if hooks::any(hooks, RUNTIME_CREATE_HOOKS) {
+        args.channel.send(&FromInit::RunCreateHooks).step("ask for createRuntime hooks")?;
+        args.channel
+            .expect("CreateHooksRan", |m| matches!(m, ToInit::CreateHooksRan))
+            .step("wait for createRuntime hooks")?;
+    }
+    run_hook_in_container(args, hooks::Kind::CreateContainer, Status::Creating)
+}
+
+/// Runs hooks of `kind` from the init, with the pid as the container sees it.
+fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status) -> Result<(), Failure> {
+    let hooks = args.spec.hooks().as_ref();
+    if !hooks::any(hooks, &[kind]) {
+        return Ok(());
+    }
+    let mut state = args.state.clone();
+    state["status"] = status.as_str().into();
+    state["pid"] = std::process::id().into();
+    hooks::run(hooks, kind, &state).step(kind.name())
 }
 
 /// The process's own attributes, shared by the container's init and by
@@ -334,13 +382,14 @@ fn prepare_exec(process: &Process) -> Result<Exec, Failure> {
 }
 
 /// Blocks until `start` opens the fifo for reading, then tells it we go.
-/// The fifo is reached through our O_PATH fd: its path is outside the rootfs.
-fn wait_for_start(fifo: &OwnedFd) -> Result<(), Failure> {
+/// The fifo is reached through our O_PATH fd: its path is outside the
+/// rootfs. The writing end is returned, open until execve closes it.
+fn wait_for_start(fifo: &OwnedFd) -> Result<OwnedFd, Failure> {
     let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
     let writer = nix::fcntl::open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
         .step("open exec fifo")?;
     nix::unistd::write(&writer, b"0").step("signal start")?;
-    Ok(())
+    Ok(writer)
 }
 
 fn exec_process(executable: &Path, exec: Exec, preserve_fds: i32) -> Result<Infallible, Failure> {

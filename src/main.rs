@@ -4,6 +4,7 @@ mod cgroups;
 mod cli;
 mod container;
 mod error;
+mod hooks;
 mod init;
 mod logging;
 mod namespaces;

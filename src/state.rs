@@ -80,6 +80,31 @@ pub struct Container {
     /// The container's cgroup, as placed at create.
     #[serde(default)]
     pub cgroup: Option<CgroupPaths>,
+    /// The config's hooks, kept from create: `start` and `delete` run
+    /// theirs even if the bundle changed or went away since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+}
+
+impl Container {
+    /// The OCI state with the given status and pid: what `state` prints,
+    /// and what hooks read on stdin (with the pid as seen where they run).
+    pub fn state_with(&self, status: Status, pid: i32) -> serde_json::Value {
+        let mut state = serde_json::json!({
+            "ociVersion": OCI_VERSION,
+            "id": self.id,
+            "pid": pid,
+            "status": status.as_str(),
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "owner": self.owner,
+        });
+        if !self.annotations.is_empty() {
+            state["annotations"] = serde_json::json!(self.annotations);
+        }
+        state
+    }
 }
 
 /// `--root`: where the containers' directories live.
@@ -213,20 +238,7 @@ impl Store {
     pub fn oci_state(&self, container: &Container) -> serde_json::Value {
         let status = self.status(container);
         let pid = if status == Status::Stopped || status == Status::Creating { 0 } else { container.pid };
-        let mut state = serde_json::json!({
-            "ociVersion": OCI_VERSION,
-            "id": container.id,
-            "pid": pid,
-            "status": status.as_str(),
-            "bundle": container.bundle,
-            "rootfs": container.rootfs,
-            "created": container.created,
-            "owner": container.owner,
-        });
-        if !container.annotations.is_empty() {
-            state["annotations"] = serde_json::json!(container.annotations);
-        }
-        state
+        container.state_with(status, pid)
     }
 }
 

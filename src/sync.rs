@@ -15,6 +15,9 @@ pub enum FromInit {
     WriteIdMaps,
     /// The intermediate forked the init; this is its pid in the parent's view.
     InitPid(i32),
+    /// The mounts are made, the root not yet pivoted: run the prestart and
+    /// createRuntime hooks, then answer `CreateHooksRan`.
+    RunCreateHooks,
     /// The seccomp filter is loaded; its notify fd is attached (SCM_RIGHTS):
     /// send it to the listener, then answer `SeccompListenerSent`.
     SeccompListener,
@@ -32,6 +35,8 @@ pub enum ToInit {
     IdMapsWritten,
     /// The init is in its cgroup: it may create its cgroup namespace.
     Placed,
+    /// The prestart and createRuntime hooks succeeded.
+    CreateHooksRan,
     /// The seccomp notify fd reached `linux.seccomp.listenerPath`.
     SeccompListenerSent,
     /// The state is on disk: the init may outlive the parent.

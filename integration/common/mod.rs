@@ -183,6 +183,28 @@ impl Drop for Bundle {
     }
 }
 
+/// No cgroup directory anywhere in the cgroup tree bears the id.
+pub fn assert_no_cgroup(id: &str) {
+    fn walk(dir: &Path, id: &str, depth: usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = entry.path();
+            assert!(
+                !entry.file_name().to_string_lossy().contains(id),
+                "cgroup {} left behind",
+                path.display()
+            );
+            if depth < 6 {
+                walk(&path, id, depth + 1);
+            }
+        }
+    }
+    walk(Path::new("/sys/fs/cgroup"), id, 0);
+}
+
 /// Pids of processes whose root directory lies under `dir`.
 pub fn processes_rooted_in(dir: &Path) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };

@@ -24,8 +24,7 @@ pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
-        // Hooks are refused until they are implemented.
-        "hooks": [],
+        "hooks": crate::hooks::Kind::ALL.map(crate::hooks::Kind::name),
         "mountOptions": options::known_names(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],

@@ -190,7 +190,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let number = crate::signal::parse(&signal)?;
             container::signal(&store, &id, number, all).map(|()| 0)
         }
-        Command::Delete { force, id } => container::delete(&store, &id, force).map(|()| 0),
+        Command::Delete { force, id } => container::delete(&store, &id, force, &mut warn).map(|()| 0),
         Command::List { format, quiet } => {
             list(&store, &format, quiet);
             Ok(0)
@@ -229,7 +229,7 @@ fn run_container(store: &Store, args: &CreateArgs, detach: bool, keep: bool, war
     }
     let created = container::create::create(store, &create_options(args), warn)?;
     if let Err(e) = container::start(store, &args.id) {
-        let _ = container::delete(store, &args.id, true);
+        let _ = container::delete(store, &args.id, true, warn);
         return Err(e);
     }
     if detach {
@@ -237,7 +237,7 @@ fn run_container(store: &Store, args: &CreateArgs, detach: bool, keep: bool, war
     }
     let code = run::wait_forwarding(nix::unistd::Pid::from_raw(created.pid))?;
     if !keep {
-        container::delete(store, &args.id, true)?;
+        container::delete(store, &args.id, true, warn)?;
     }
     Ok(code)
 }

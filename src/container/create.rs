@@ -17,12 +17,13 @@ use nix::unistd::Pid;
 
 use crate::cgroups::{self, Cgroup, CgroupPaths};
 use crate::error::{Error, Result};
+use crate::hooks;
 use crate::init::{self, InitArgs};
 use crate::logging;
 use crate::namespaces::{self, NamespacePlan};
 use crate::security::seccomp::{self, Filter};
 use crate::spec;
-use crate::state::{self, Container, EXEC_FIFO, Store};
+use crate::state::{self, Container, EXEC_FIFO, Status, Store};
 use super::parent::{Children, expect, expect_fd, write_pid_file};
 use crate::sync::{self, Channel, FromInit, ToInit};
 use crate::sys::{self, Forked};
@@ -48,13 +49,9 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     }
     let spec = &loaded.spec;
     let rootfs = spec::rootfs_path(spec, &bundle);
-    let namespaces = NamespacePlan::from_spec(spec)?;
-    let seccomp_filter = loaded.seccomp.as_ref();
+    // Checked before the id is claimed.
+    NamespacePlan::from_spec(spec)?;
     phase("spec loaded");
-    let route = Route {
-        intermediate: namespaces.needs_intermediate(),
-        creates_user: namespaces.creates(CloneFlags::CLONE_NEWUSER),
-    };
 
     let linux = spec.linux().as_ref();
     let cgroup_paths = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
@@ -62,7 +59,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let reservation = store.reserve(&opts.id)?;
     // Recorded before anything is made, so that `delete` can undo a create
     // that was killed half-way, cgroup included.
-    let mut container = Container {
+    let container = Container {
         id: opts.id.clone(),
         bundle: bundle.clone(),
         rootfs: rootfs.clone(),
@@ -72,8 +69,33 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         annotations: spec.annotations().clone().unwrap_or_default(),
         owner: String::new(),
         cgroup: Some(cgroup_paths.clone()),
+        hooks: spec.hooks().clone(),
     };
     store.save(&container)?;
+    let created = set_up(store, opts, &loaded, &bundle, container, reservation, &phase);
+    if created.is_err() {
+        // The container is stopped and gone (the guards undid it): as after
+        // `delete`, its poststop hooks run (runc's destroy does the same).
+        hooks::run_poststop(spec.hooks().as_ref(), &stopped_state(&opts.id, &bundle, &rootfs, spec), warn);
+    }
+    created
+}
+
+/// Everything of `create` after the container's state was first recorded:
+/// cgroup, init, the conversation with it, and the final record. On error
+/// the guards kill what was started and remove what was made.
+fn set_up(
+    store: &Store,
+    opts: &CreateOptions,
+    loaded: &spec::Loaded,
+    bundle: &Path,
+    mut container: Container,
+    reservation: state::Reservation,
+    phase: &dyn Fn(&str),
+) -> Result<Container> {
+    let spec = &loaded.spec;
+    let linux = spec.linux().as_ref();
+    let cgroup_paths = container.cgroup.clone().expect("create places every container in a cgroup");
     let cgroup = CgroupGuard::create(&cgroup_paths, linux.and_then(|l| l.resources().as_ref()))?;
     phase("cgroup ready");
     let fifo = make_exec_fifo(&reservation.dir)?;
@@ -81,22 +103,23 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let args = InitArgs {
         id: &opts.id,
         spec,
-        bundle: &bundle,
-        rootfs: rootfs.clone(),
-        namespaces,
+        bundle,
+        rootfs: container.rootfs.clone(),
+        namespaces: NamespacePlan::from_spec(spec)?,
+        state: container.state_with(Status::Creating, 0),
         channel: init_end,
         fifo,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
-        seccomp: seccomp_filter,
+        seccomp: loaded.seccomp.as_ref(),
     };
+    let route = Route::of(&args.namespaces);
 
     let mut children = Children::default();
     let first = spawn(args, &route, spec, &parent_end, &mut children)?;
     phase("init cloned");
-    let listener = seccomp_filter.and_then(Filter::listener).map(|l| (l, &container));
-    let init_pid = converse(&parent_end, &route, spec, first, cgroup.get(), &mut children, listener)?;
+    let init_pid = converse(&parent_end, &route, spec, &container, first, cgroup.get(), &mut children, loaded.seccomp.as_ref())?;
     phase("init ready");
 
     let pid_start = state::start_time(init_pid.as_raw())
@@ -133,6 +156,32 @@ struct Route {
     intermediate: bool,
     /// A new user namespace, whose id maps the parent writes.
     creates_user: bool,
+}
+
+impl Route {
+    fn of(plan: &NamespacePlan) -> Route {
+        Route {
+            intermediate: plan.needs_intermediate(),
+            creates_user: plan.creates(CloneFlags::CLONE_NEWUSER),
+        }
+    }
+}
+
+/// The state poststop hooks see after a failed create.
+fn stopped_state(id: &str, bundle: &Path, rootfs: &Path, spec: &oci_spec::runtime::Spec) -> serde_json::Value {
+    let container = Container {
+        id: id.to_string(),
+        bundle: bundle.to_path_buf(),
+        rootfs: rootfs.to_path_buf(),
+        pid: 0,
+        pid_start: 0,
+        created: state::now_rfc3339(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        owner: String::new(),
+        cgroup: None,
+        hooks: None,
+    };
+    container.state_with(Status::Stopped, 0)
 }
 
 /// Clones the init, straight into its namespaces or through an intermediate
@@ -188,16 +237,19 @@ fn close_parent_end(parent_end: &Channel) {
 }
 
 /// Answers the init (and intermediate) until the init reports ready, and
-/// returns the init's pid. With a seccomp listener, the init's notify fd is
-/// passed on to it on the way.
+/// returns the init's pid. On the way: the prestart and createRuntime hooks
+/// run when the init has its mounts, and with a seccomp listener, the
+/// init's notify fd is passed on to it.
+#[allow(clippy::too_many_arguments)]
 fn converse(
     channel: &Channel,
     route: &Route,
     spec: &oci_spec::runtime::Spec,
+    container: &Container,
     first: Pid,
     cgroup: &dyn Cgroup,
     children: &mut Children,
-    listener: Option<(&seccomp::Listener, &Container)>,
+    seccomp_filter: Option<&Filter>,
 ) -> Result<Pid> {
     if route.creates_user {
         expect(channel, "WriteIdMaps", |m| matches!(m, FromInit::WriteIdMaps).then_some(()))?;
@@ -228,7 +280,15 @@ fn converse(
         std::fs::write(&path, score.to_string()).map_err(Error::io("write oom_score_adj to", path))?;
     }
     channel.send(&ToInit::Placed)?;
-    if let Some((listener, container)) = listener {
+    if hooks::any(spec.hooks().as_ref(), RUNTIME_CREATE_HOOKS) {
+        expect(channel, "RunCreateHooks", |m| matches!(m, FromInit::RunCreateHooks).then_some(()))?;
+        let state = container.state_with(Status::Creating, init.as_raw());
+        for kind in RUNTIME_CREATE_HOOKS {
+            hooks::run(spec.hooks().as_ref(), *kind, &state)?;
+        }
+        channel.send(&ToInit::CreateHooksRan)?;
+    }
+    if let Some(listener) = seccomp_filter.and_then(Filter::listener) {
         let notify_fd = expect_fd(channel, "SeccompListener", |m| matches!(m, FromInit::SeccompListener))?;
         seccomp::send_to_listener(listener, notify_fd.as_fd(), container, init.as_raw())?;
         channel.send(&ToInit::SeccompListenerSent)?;
@@ -242,6 +302,9 @@ fn converse(
     }
     Ok(init)
 }
+
+/// The hooks `create` runs itself, in the runtime's namespaces, in this order.
+pub const RUNTIME_CREATE_HOOKS: &[hooks::Kind] = &[hooks::Kind::Prestart, hooks::Kind::CreateRuntime];
 
 /// The container's cgroup while create runs: destroyed on drop unless
 /// released, after the processes in it were killed (declared before

@@ -16,6 +16,7 @@ use nix::sys::stat::Mode;
 
 use crate::cgroups;
 use crate::error::{Error, Result};
+use crate::hooks;
 use crate::state::{self, Container, EXEC_FIFO, Status, Store};
 
 /// Lets a created container's init exec its command.
@@ -49,12 +50,44 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             Err(e) => return Err(Error::sys("poll exec fifo")(e)),
         }
     }
-    let mut byte = [0u8; 1];
-    match nix::unistd::read(&fifo, &mut byte) {
-        Ok(1) => {}
+    let report = read_to_end(&fifo)?;
+    std::fs::remove_file(&fifo_path).map_err(Error::io("remove", &fifo_path))?;
+    match report.split_first() {
+        Some((b'0', [])) => {}
+        Some((b'0', failure)) => return Err(Error::Lifecycle(String::from_utf8_lossy(failure).into_owned())),
         _ => return Err(Error::Lifecycle("container init exited before start".into())),
     }
-    std::fs::remove_file(&fifo_path).map_err(Error::io("remove", &fifo_path))
+    // The program runs: poststart hooks, in our namespaces. If one fails,
+    // the container is stopped (the spec's lifecycle, step 9).
+    let state = container.state_with(Status::Running, container.pid);
+    if let Err(e) = hooks::run(container.hooks.as_ref(), hooks::Kind::Poststart, &state) {
+        let _ = kill_and_wait(&container);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// The init's answer on the exec fifo: "0" when it goes, then either the
+/// error of a step after that (startContainer hooks, execve) or nothing,
+/// the fifo closing when execve succeeds (it is close-on-exec).
+fn read_to_end(fifo: &std::os::fd::OwnedFd) -> Result<Vec<u8>> {
+    let mut report = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(fifo, &mut buf) {
+            Ok(0) => return Ok(report),
+            Ok(n) => report.extend_from_slice(&buf[..n]),
+            Err(Errno::EAGAIN) => {
+                let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(e) => return Err(Error::sys("poll exec fifo")(e)),
+                }
+            }
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(Error::sys("read exec fifo")(e)),
+        }
+    }
 }
 
 /// Sends a signal to the init, or with `all` to every process of the container.
@@ -101,7 +134,7 @@ pub fn container_processes(container: &Container) -> Vec<i32> {
 
 /// Deletes a container. A created one is killed (its command never ran); a
 /// running one only with `force`.
-pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+pub fn delete(store: &Store, id: &str, force: bool, warn: &mut dyn FnMut(&str)) -> Result<()> {
     let container = match store.load(id) {
         Ok(container) => container,
         Err(state::StateError::NotExist(_)) => {
@@ -133,7 +166,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         let _ = cgroup.signal_all(libc::SIGKILL);
         cgroup.destroy()?;
     }
-    Ok(store.remove(id)?)
+    store.remove(id)?;
+    hooks::run_poststop(container.hooks.as_ref(), &container.state_with(Status::Stopped, 0), warn);
+    Ok(())
 }
 
 /// Freezes (pause) or thaws (resume) every process of a running container.

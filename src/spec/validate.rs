@@ -23,6 +23,7 @@ pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Resul
     mounts(spec, warnings)?;
     linux_paths(spec)?;
     sysctl(spec, &namespaces)?;
+    hooks(spec)?;
     // AppArmor and SELinux labels need the host to run that LSM: checked
     // here, in the parent, so `create` fails before anything is made.
     lsm::check(spec, lsm::host())?;
@@ -264,13 +265,32 @@ fn sysctl(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Hook paths are absolute (the spec extends execv so), timeouts positive.
+fn hooks(spec: &Spec) -> Result<(), Invalid> {
+    let Some(hooks) = spec.hooks() else {
+        return Ok(());
+    };
+    for kind in crate::hooks::Kind::ALL {
+        for (i, hook) in kind.of(hooks).iter().enumerate() {
+            let field = format!("hooks.{}[{i}]", kind.name());
+            absolute(format!("{field}.path"), &hook.path().to_string_lossy())?;
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(invalid(format!("{field}.timeout"), "must be greater than zero"));
+            }
+            for (j, env) in hook.env().iter().flatten().enumerate() {
+                if !env.contains('=') {
+                    return Err(invalid(format!("{field}.env[{j}]"), format!("{env:?} is not KEY=VALUE")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Fields husk cannot apply yet. Asking for one is an error, never a silent
 /// no-op.
 fn unsupported(spec: &Spec) -> Result<(), Invalid> {
     let not_yet = |field: &str| Err(invalid(field, "is not supported by this husk build yet"));
-    if spec.hooks().is_some() {
-        return not_yet("hooks");
-    }
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
