@@ -19,7 +19,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,22 +27,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// escprobe, compiled once per test run (aside, then renamed).
 fn escprobe() -> &'static Path {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
-    PROBE.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("escprobe");
-        let building = path.with_extension(format!("building-{}", std::process::id()));
-        let out = Command::new("cc")
-            .args(["-static", "-O1", "-o"])
-            .arg(&building)
-            .arg(repo().join("integration/testdata/escprobe.c"))
-            .output()
-            .expect("run cc (the C compiler the Rust toolchain links with)");
-        assert!(out.status.success(), "building escprobe: {}", text(&out.stderr));
-        std::fs::rename(&building, &path).unwrap();
-        path
-    })
+    PROBE.get_or_init(|| c_probe("escprobe", &[]))
 }
 
 /// Puts escprobe in the bundle's rootfs as /bin/escprobe.

@@ -245,6 +245,31 @@ fn killed_create_leaves_nothing_behind() {
 }
 
 #[test]
+fn features_and_state_validate_against_the_spec_schemas() {
+    let Some(schemas) = spec_schema_dir() else {
+        eprintln!("SKIPPED: the runtime-spec schemas are not beside the repository (set OCI_RUNTIME_SPEC_SCHEMA)");
+        return;
+    };
+    // The validator works: a wrong document is refused.
+    let wrong = serde_json::json!({"ociVersionMin": "1.0.0", "ociVersionMax": "1.3.0", "linux": {"namespaces": ["netw"]}});
+    assert!(schema_errors(&schemas, "features-schema.json", &wrong).contains("'netw' is not one of"));
+
+    let out = std::process::Command::new(HUSK).arg("features").output().unwrap();
+    let features: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema_errors(&schemas, "features-schema.json", &features), "", "husk features");
+
+    let mut b = Bundle::new(&["true"]);
+    b.config["annotations"] = serde_json::json!({"org.example.key": "value"});
+    b.write();
+    let id = b.id("schema");
+    assert!(b.husk(&["create", &id]).status.success());
+    assert_eq!(schema_errors(&schemas, "state-schema.json", &b.state(&id)), "", "state of a created container");
+    assert!(b.husk(&["start", &id]).status.success());
+    wait_until("container to stop", || b.state(&id)["status"] == "stopped");
+    assert_eq!(schema_errors(&schemas, "state-schema.json", &b.state(&id)), "", "state of a stopped container");
+}
+
+#[test]
 fn features_describe_what_husk_does() {
     let out = std::process::Command::new(HUSK).arg("features").output().unwrap();
     assert!(out.status.success());

@@ -21,22 +21,9 @@ use serde_json::{Value, json};
 
 const RUNC: &str = "/usr/sbin/runc";
 
-/// sysprobe, compiled once per test run (aside, then renamed).
 fn sysprobe() -> &'static Path {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
-    PROBE.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sysprobe");
-        let building = path.with_extension(format!("building-{}", std::process::id()));
-        let out = Command::new("cc")
-            .args(["-static", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-O1", "-o"])
-            .arg(&building)
-            .arg(repo().join("integration/testdata/sysprobe.c"))
-            .output()
-            .expect("run cc (the C compiler the Rust toolchain links with)");
-        assert!(out.status.success(), "building sysprobe: {}", text(&out.stderr));
-        std::fs::rename(&building, &path).unwrap();
-        path
-    })
+    PROBE.get_or_init(|| c_probe("sysprobe", &["-nostdlib", "-ffreestanding", "-fno-stack-protector"]))
 }
 
 /// A bundle running `sh -c script` under `profile`, with sysprobe in /bin

@@ -1,5 +1,6 @@
 //! husk: an OCI container runtime, a drop-in for runc.
 
+mod activation;
 mod cgroups;
 mod cli;
 mod container;

@@ -109,12 +109,25 @@ impl Bundle {
 
     /// Like `husk`, with another husk binary (a copy the test may watch).
     pub fn husk_binary(&self, binary: &Path, args: &[&str]) -> Output {
+        let mut cmd = Command::new(binary);
+        cmd.args(self.husk_cmd(args).get_args());
+        self.output_of(cmd)
+    }
+
+    /// Like `husk`, with these variables added to husk's environment.
+    pub fn husk_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = self.husk_cmd(args);
+        cmd.envs(env.iter().copied());
+        self.output_of(cmd)
+    }
+
+    /// Runs `cmd` in the bundle directory with its output in files (see
+    /// `husk`) and waits for it.
+    pub fn output_of(&self, mut cmd: Command) -> Output {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let out_path = self.dir.join(format!(".husk-{n}.out"));
         let err_path = self.dir.join(format!(".husk-{n}.err"));
-        let cmd = self.husk_cmd(args);
-        let status = Command::new(binary)
-            .args(cmd.get_args())
+        let status = cmd
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out_path).unwrap())
@@ -205,6 +218,59 @@ pub fn assert_no_cgroup(id: &str) {
     walk(Path::new("/sys/fs/cgroup"), id, 0);
 }
 
+/// `integration/testdata/NAME.c`, compiled statically with `cc` into the
+/// test target's tmpdir (aside, then renamed, so parallel tests never run a
+/// half-written binary). Callers keep the path in a OnceLock.
+pub fn c_probe(name: &str, cc_args: &[&str]) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let building = path.with_extension(format!("building-{}", std::process::id()));
+    let out = Command::new("cc")
+        .arg("-static")
+        .args(cc_args)
+        .args(["-O1", "-o"])
+        .arg(&building)
+        .arg(repo().join(format!("integration/testdata/{name}.c")))
+        .output()
+        .expect("run cc (the C compiler the Rust toolchain links with)");
+    assert!(out.status.success(), "building {name}: {}", text(&out.stderr));
+    std::fs::rename(&building, &path).unwrap();
+    path
+}
+
+/// The runtime-spec's JSON schemas: `$OCI_RUNTIME_SPEC_SCHEMA`, or the
+/// spec's checkout beside the repository (`../shared/runtime-spec/schema`).
+/// They are read there, not copied into the repository.
+pub fn spec_schema_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("OCI_RUNTIME_SPEC_SCHEMA").map(PathBuf::from),
+        Some(repo().join("../shared/runtime-spec/schema")),
+    ];
+    candidates.into_iter().flatten().find(|d| d.join("features-schema.json").is_file())
+}
+
+/// Validates `doc` against the schema file `name` in `dir` (with
+/// integration/testdata/validate-schema.py, Debian's python3-jsonschema);
+/// returns the errors, one per line, or "" if it is valid.
+pub fn schema_errors(dir: &Path, name: &str, doc: &Value) -> String {
+    use std::io::Write;
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(repo().join("integration/testdata/validate-schema.py"))
+        .arg(dir.join(name))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run /usr/bin/python3 (is python3-jsonschema installed?)");
+    child.stdin.take().unwrap().write_all(doc.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "validate-schema.py failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
 /// Pids of processes whose root directory lies under `dir`.
 pub fn processes_rooted_in(dir: &Path) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
@@ -229,25 +295,39 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Makes the child of `cmd` start with each fd in `fds` open on `source`,
-/// not close-on-exec, as an engine's shim leaves fds to husk. The source is
-/// first moved above them, so that dup2 never meets itself (which would keep
-/// it close-on-exec).
+/// not close-on-exec, as an engine's shim leaves fds to husk.
 pub fn open_fds_in_child(cmd: &mut Command, source: std::os::fd::RawFd, fds: std::ops::RangeInclusive<i32>) {
+    let pairs: Vec<_> = fds.map(|fd| (source, fd)).collect();
+    place_fds_in_child(cmd, pairs);
+}
+
+/// Makes the child of `cmd` start with each `(source, target)`: target open
+/// on source, not close-on-exec. All sources are first moved above the
+/// targets, so that no dup2 meets itself (which would keep it
+/// close-on-exec) or overwrites a source not yet placed.
+pub fn place_fds_in_child(cmd: &mut Command, pairs: Vec<(std::os::fd::RawFd, std::os::fd::RawFd)>) {
     use std::os::unix::process::CommandExt;
     // SAFETY: only async-signal-safe calls (fcntl, dup2, close) run between
-    // fork and exec.
+    // fork and exec; the vectors are allocated before the fork.
     unsafe {
+        let mut high = Vec::with_capacity(pairs.len());
         cmd.pre_exec(move || {
-            let high = libc::fcntl(source, libc::F_DUPFD, 100);
-            if high < 0 {
-                return Err(std::io::Error::last_os_error());
+            high.clear();
+            for (source, _) in &pairs {
+                let fd = libc::fcntl(*source, libc::F_DUPFD, 100);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push(fd);
             }
-            for fd in fds.clone() {
-                if libc::dup2(high, fd) < 0 {
+            for (fd, (_, target)) in high.iter().zip(&pairs) {
+                if libc::dup2(*fd, *target) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            libc::close(high);
+            for fd in &high {
+                libc::close(*fd);
+            }
             Ok(())
         });
     }

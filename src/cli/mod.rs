@@ -179,7 +179,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             container::create::create(&store, &create_options(&args), &mut warn)?;
             Ok(0)
         }
-        Command::Start { id } => container::start(&store, &id).map(|()| 0),
+        Command::Start { id } => container::start(&store, &id, &mut warn).map(|()| 0),
         Command::Run { create, detach, keep, .. } => run_container(&store, &create, detach, keep, &mut warn),
         Command::State { id } => {
             let container = store.load(&id)?;
@@ -217,6 +217,8 @@ fn create_options(args: &CreateArgs) -> CreateOptions {
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
         preserve_fds: args.preserve_fds as i32,
+        listen_fds: crate::activation::listen_fds(),
+        notify_socket: crate::activation::host_notify_socket(),
     }
 }
 
@@ -228,7 +230,7 @@ fn run_container(store: &Store, args: &CreateArgs, detach: bool, keep: bool, war
         nix::sys::prctl::set_child_subreaper(true).map_err(Error::sys("become a subreaper"))?;
     }
     let created = container::create::create(store, &create_options(args), warn)?;
-    if let Err(e) = container::start(store, &args.id) {
+    if let Err(e) = container::start(store, &args.id, warn) {
         let _ = container::delete(store, &args.id, true, warn);
         return Err(e);
     }

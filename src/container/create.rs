@@ -15,6 +15,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use crate::activation::{self, NotifySocket};
 use crate::cgroups::{self, Cgroup, CgroupPaths};
 use crate::error::{Error, Result};
 use crate::hooks;
@@ -35,6 +36,10 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
+    /// Socket-activation fds (from 3 on) to pass before the preserved ones.
+    pub listen_fds: u32,
+    /// The host's NOTIFY_SOCKET, to relay the service's readiness to.
+    pub notify_socket: Option<PathBuf>,
 }
 
 /// Creates the container; on success its init waits for `start`.
@@ -43,9 +48,14 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let phase = |name: &str| logging::debug(&format!("create {}: {name} at {:?}", opts.id, started.elapsed()));
     state::validate_id(&opts.id)?;
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(Error::io("bundle", &opts.bundle))?;
-    let loaded = spec::load(&bundle)?;
+    let mut loaded = spec::load(&bundle)?;
     for warning in &loaded.warnings {
         warn(&format!("{}: {warning}", loaded.file.display()));
+    }
+    activation::pass_listen_fds(&mut loaded.spec, opts.listen_fds);
+    let notify = opts.notify_socket.as_ref().map(|host| NotifySocket::new(host, &store.dir(&opts.id)));
+    if let Some(notify) = &notify {
+        notify.add_to_spec(&mut loaded.spec);
     }
     let spec = &loaded.spec;
     let rootfs = spec::rootfs_path(spec, &bundle);
@@ -72,6 +82,9 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         hooks: spec.hooks().clone(),
     };
     store.save(&container)?;
+    if let Some(notify) = &notify {
+        notify.make_dir()?;
+    }
     let created = set_up(store, opts, &loaded, &bundle, container, reservation, &phase);
     if created.is_err() {
         // The container is stopped and gone (the guards undid it): as after
@@ -111,7 +124,7 @@ fn set_up(
         fifo,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
-        preserve_fds: opts.preserve_fds,
+        preserve_fds: opts.listen_fds as i32 + opts.preserve_fds,
         seccomp: loaded.seccomp.as_ref(),
     };
     let route = Route::of(&args.namespaces);

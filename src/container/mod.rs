@@ -14,13 +14,15 @@ use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
 
+use crate::activation::{self, NotifySocket};
 use crate::cgroups;
 use crate::error::{Error, Result};
 use crate::hooks;
 use crate::state::{self, Container, EXEC_FIFO, Status, Store};
 
-/// Lets a created container's init exec its command.
-pub fn start(store: &Store, id: &str) -> Result<()> {
+/// Lets a created container's init exec its command. With NOTIFY_SOCKET
+/// set, returns once the service in it reported ready (or exited).
+pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> {
     let container = store.load(id)?;
     match store.status(&container) {
         Status::Created => {}
@@ -30,6 +32,11 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         Status::Stopped => return Err(Error::Lifecycle("cannot start a container that has stopped".into())),
         Status::Creating => return Err(Error::Lifecycle("cannot start a container that is still being created".into())),
     }
+    let notify = activation::host_notify_socket().map(|host| NotifySocket::new(&host, &store.dir(id)));
+    let notify_socket = match &notify {
+        Some(notify) => notify.bind()?,
+        None => None,
+    };
     let fifo_path = store.dir(id).join(EXEC_FIFO);
     // Non-blocking, so that a dead init cannot hang us in open(2); its
     // blocked open(O_WRONLY) returns as soon as we are there.
@@ -63,6 +70,11 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     if let Err(e) = hooks::run(container.hooks.as_ref(), hooks::Kind::Poststart, &state) {
         let _ = kill_and_wait(&container);
         return Err(e.into());
+    }
+    if let (Some(notify), Some(socket)) = (&notify, &notify_socket) {
+        notify.relay_ready(socket, container.pid, container.pid_start)?;
+    } else if notify.is_some() {
+        warn("NOTIFY_SOCKET is set, but the container was created without it: readiness is not relayed");
     }
     Ok(())
 }
