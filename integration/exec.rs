@@ -172,3 +172,27 @@ fn exec_into_a_user_namespaced_container() {
     let words: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(words, ["0", "0", "300000", "65536"]);
 }
+
+#[test]
+fn lsm_flags_need_their_lsm_and_start_nothing_without_it() {
+    // This host runs neither AppArmor nor SELinux: the flags are refused
+    // before any process is made (where they run, lsm.rs applies them, as
+    // for the init).
+    let host_has = |lsm: &str| std::fs::read_to_string("/sys/kernel/security/lsm").is_ok_and(|l| l.contains(lsm));
+    let mut b = Bundle::new(&["sleep", "100"]);
+    let id = running(&mut b, "lsm");
+    let before = processes_rooted_in(&b.dir).len();
+    for (flag, value, lsm, expected) in [
+        ("--apparmor", "husk-test", "apparmor", "requested, but AppArmor is not enabled"),
+        ("--process-label", "system_u:system_r:container_t:s0", "selinux", "requested, but SELinux is not enabled"),
+    ] {
+        if host_has(lsm) {
+            eprintln!("{lsm} is enabled here: {flag} is checked by the differential tests of lsm.rs only");
+            continue;
+        }
+        let (code, _, err) = exec(&b, &[flag, value, &id, "true"]);
+        assert_eq!(code, 1, "{flag}: {err}");
+        assert!(err.contains(expected) && err.contains(value), "{flag}: {err}");
+        assert_eq!(processes_rooted_in(&b.dir).len(), before, "{flag}: a process was started");
+    }
+}
