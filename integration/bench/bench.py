@@ -41,8 +41,9 @@ def sh(*args, **kw):
     return subprocess.run(list(args), check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
 
-def make_bundle(root, args, seccomp=None):
-    bundle = os.path.join(root, "bundle-" + "-".join(a.strip("/").replace("/", "_") for a in args[:1]) + ("-seccomp" if seccomp else ""))
+def make_bundle(root, args, seccomp=None, cgroups_path=None, name=None):
+    name = name or "-".join(a.strip("/").replace("/", "_") for a in args[:1]) + ("-seccomp" if seccomp else "")
+    bundle = os.path.join(root, "bundle-" + name)
     os.makedirs(bundle)
     rootfs = os.path.join(root, "rootfs")
     if not os.path.exists(rootfs):
@@ -58,6 +59,8 @@ def make_bundle(root, args, seccomp=None):
     config["process"]["args"] = args
     if seccomp:
         config["linux"]["seccomp"] = seccomp
+    if cgroups_path:
+        config["linux"]["cgroupsPath"] = cgroups_path
     with open(path, "w") as f:
         json.dump(config, f)
     return bundle
@@ -69,6 +72,9 @@ class Runtime:
         self.bin = binary(name)
         self.root = os.path.join(state_root, name)
         self.count = 0
+        # While set, every call of the runtime starts in this cgroup (its
+        # cgroup.procs file), so that what it allocates is charged there.
+        self.procs_file = None
 
     def cmd(self, *args):
         return [self.bin, "--root", self.root, *args]
@@ -81,8 +87,13 @@ class Runtime:
     def call(self, *args, stdin=subprocess.DEVNULL):
         # stderr goes to a file: after `create` the container holds the
         # runtime's stdio, and a pipe would not reach EOF while it lives.
+        def enter_cgroup():
+            if self.procs_file:
+                with open(self.procs_file, "w") as f:
+                    f.write(str(os.getpid()))
         with tempfile.TemporaryFile() as err:
-            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=subprocess.DEVNULL, stderr=err)
+            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=subprocess.DEVNULL, stderr=err,
+                                  preexec_fn=enter_cgroup)
             err.seek(0)
             done.stderr = err.read()
         return done
@@ -183,53 +194,82 @@ def peak_rss_kib(rt, bundle, maxrss):
     return int(report[-1])
 
 
-def used_kib(samples=5):
-    """Memory in use: the median of a few readings, each taken with the page
-    cache and reclaimable slab dropped, so that only memory really held
-    counts (the kernel objects of namespaces, cgroups and mounts among it)."""
-    readings = []
-    for _ in range(samples):
-        os.sync()
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("3")
-        time.sleep(0.2)
-        info = {}
-        with open("/proc/meminfo") as f:
-            for line in f:
-                key, value = line.split(":")
-                info[key] = int(value.split()[0])
-        readings.append(info["MemTotal"] - info["MemFree"] - info["Buffers"] - info["Cached"] - info["SReclaimable"])
-    return statistics.median(readings)
+class MemoryCgroup:
+    """A memory cgroup of the benchmark's own, holding the runtime's calls
+    and, as its children, the containers' cgroups: what stays charged to it
+    is the memory that the containers and their runtime left in use, kernel
+    objects (namespaces, mounts, cgroups, page tables) included, measured
+    without the noise of the rest of the machine."""
+
+    def __init__(self, name):
+        v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        self.rel = name
+        self.path = os.path.join("/sys/fs/cgroup" if v2 else "/sys/fs/cgroup/memory", name)
+        self.usage_file = os.path.join(self.path, "memory.current" if v2 else "memory.usage_in_bytes")
+        os.makedirs(self.path)
+        self.procs = os.path.join(self.path, "cgroup.procs")
+
+    def usage_kib(self):
+        with open(self.usage_file) as f:
+            return int(f.read()) / 1024
+
+    def remove(self):
+        """Removes it (and the container cgroups' parents the runtimes made
+        in every other hierarchy)."""
+        for hierarchy in [os.path.dirname(self.path)] + [os.path.join("/sys/fs/cgroup", d) for d in os.listdir("/sys/fs/cgroup")]:
+            path = os.path.join(hierarchy, self.rel)
+            if os.path.isdir(path):
+                for child in os.listdir(path):
+                    if os.path.isdir(os.path.join(path, child)):
+                        try:
+                            os.rmdir(os.path.join(path, child))
+                        except OSError:
+                            pass
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass
 
 
-def fifty_sleepers(rt, bundle, count=50):
+def fifty_sleepers(rt, work, count=50):
     """Starts `count` sleeping containers one after another, then deletes
-    them. Returns (total seconds, host KiB per container beyond the sleeping
-    processes' own RSS)."""
-    ids = [rt.new_id("sleep") for _ in range(count)]
-    before = used_kib()
-    start = time.perf_counter()
-    for cid in ids:
-        rt.timed("run", "-d", "--bundle", bundle, cid)
-    started = time.perf_counter()
-    after = used_kib()
-    rss = 0
-    for cid in ids:
-        out = subprocess.run(rt.cmd("state", cid), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        try:
-            pid = json.loads(out.stdout)["pid"]
-            # The sleepers' own memory: anonymous pages and page tables
-            # (their file pages are the shared, cached busybox binary).
-            with open(f"/proc/{pid}/status") as f:
-                fields = dict(l.split(":", 1) for l in f)
-            rss += int(fields["RssAnon"].split()[0]) + int(fields["VmPTE"].split()[0])
-        except (ValueError, KeyError, StopIteration, FileNotFoundError):
-            pass
-    delete_start = time.perf_counter()
-    for cid in ids:
-        rt.timed("delete", "--force", cid)
-    total = (started - start) + (time.perf_counter() - delete_start)
-    return total, (after - before - rss) / count, (after - before) / count, rss / count
+    them. Returns (total seconds, KiB per container beyond the sleeping
+    processes' own memory, KiB per container in all, the sleeper's own KiB).
+
+    Memory is what stays charged to a memory cgroup that every runtime call
+    starts in and under which every container's cgroup lies: each container
+    gets a bundle whose cgroupsPath is in it."""
+    memcg = MemoryCgroup(f"husk-bench-{os.getpid()}-{rt.name}")
+    try:
+        ids = [rt.new_id("sleep") for _ in range(count)]
+        bundles = [make_bundle(work, ["sleep", "1000"], cgroups_path=f"/{memcg.rel}/{cid}", name=cid) for cid in ids]
+        rt.procs_file = memcg.procs
+        before = memcg.usage_kib()
+        start = time.perf_counter()
+        for cid, bundle in zip(ids, bundles):
+            rt.timed("run", "-d", "--bundle", bundle, cid)
+        started = time.perf_counter()
+        after = memcg.usage_kib()
+        own = 0
+        for cid in ids:
+            out = subprocess.run(rt.cmd("state", cid), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            try:
+                pid = json.loads(out.stdout)["pid"]
+                # The sleepers' own memory: anonymous pages and page tables
+                # (their file pages are the shared, cached busybox binary).
+                with open(f"/proc/{pid}/status") as f:
+                    fields = dict(l.split(":", 1) for l in f)
+                own += int(fields["RssAnon"].split()[0]) + int(fields["VmPTE"].split()[0])
+            except (ValueError, KeyError, StopIteration, FileNotFoundError):
+                pass
+        delete_start = time.perf_counter()
+        for cid in ids:
+            rt.timed("delete", "--force", cid)
+        total = (started - start) + (time.perf_counter() - delete_start)
+        return total, (after - before - own) / count, (after - before) / count, own / count
+    finally:
+        rt.procs_file = None
+        memcg.remove()
 
 
 def median_ms(values):
@@ -279,7 +319,7 @@ def inner(args):
 
         fifty = {}
         for name in RUNTIMES:
-            fifty[name] = fifty_sleepers(runtimes[name], sleep_bundle)
+            fifty[name] = fifty_sleepers(runtimes[name], work)
 
         phases = husk_phase_profile(runtimes["husk"], sleep_bundle, args.runs)
         compile_ms = husk_phase_profile(runtimes["husk"], seccomp_bundle, args.runs).get("seccomp compile", 0.0)
@@ -347,8 +387,8 @@ def report(args, results, fifty, phases, compile_ms):
     row("5. 50 sleeping containers, total", {n: fifty[n][0] * 1000 for n in RUNTIMES}, "ms", "{:.0f}")
     row("5. host memory per container", {n: max(fifty[n][1], 1) for n in RUNTIMES}, "KiB", "{:.0f}")
     memory_notes = "; ".join(f"{n}: {fifty[n][2]:.0f} KiB in all, {fifty[n][3]:.0f} KiB the sleeper's own" for n in RUNTIMES)
-    memory_row_note = f"\n(5. memory per container, raw: {memory_notes}. The differences are within the noise of /proc/meminfo; " \
-                      "none of the three keeps a process of its own beside the container.)\n"
+    memory_row_note = f"\n(5. memory per container, as charged to a memory cgroup holding the runtime's calls and the " \
+                      f"containers' cgroups: {memory_notes}. None of the three keeps a process of its own beside the container.)\n"
     row("6. peak RSS of create", {n: statistics.median(results[n]["peak-rss"]) for n in RUNTIMES}, "KiB", "{:.0f}")
     row("7. create with Docker's seccomp profile", {n: median_ms(results[n]["create-seccomp"]) for n in RUNTIMES}, "ms")
     plain, filtered = median_ms(results["husk"]["create"]), median_ms(results["husk"]["create-seccomp"])
