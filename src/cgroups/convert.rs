@@ -2,6 +2,14 @@
 //! files, using the formulas runc and crun publish, so that one config gives
 //! the same limits under any of the three runtimes.
 
+/// A value that runc reads as "not set" when it is 0: CPU shares, period,
+/// quota and realtime values, and block I/O weights. Docker sends
+/// `"shares": 0` and `"weight": 0` for every container that sets none;
+/// written, 0 shares would become the kernel's minimum (2), not the default.
+pub fn unless_zero<T: PartialEq + Default>(value: Option<T>) -> Option<T> {
+    value.filter(|v| *v != T::default())
+}
+
 /// cpu.shares (2..262144) → cpu.weight (1..10000), runc's linear map.
 pub fn shares_to_weight(shares: u64) -> u64 {
     if shares == 0 {
@@ -79,6 +87,14 @@ pub fn parse_size(text: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_is_unset() {
+        assert_eq!(unless_zero(Some(0u64)), None);
+        assert_eq!(unless_zero(Some(0i64)), None);
+        assert_eq!(unless_zero(Some(512u64)), Some(512));
+        assert_eq!(unless_zero(None::<u16>), None);
+    }
 
     #[test]
     fn shares_map_like_runc() {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
-use super::convert::limit_or_max;
+use super::convert::{limit_or_max, unless_zero};
 use super::{CGROUP_ROOT, Cgroup, CgroupError, Result, devices, keyed, procs, read, read_u64, write};
 
 pub struct V1 {
@@ -127,27 +127,29 @@ impl V1 {
 
     fn apply_cpu(&self, r: &LinuxResources) -> Result<()> {
         let Some(cpu) = r.cpu() else { return Ok(()) };
-        let wants_cpu = cpu.shares().is_some() || cpu.quota().is_some() || cpu.period().is_some()
-            || cpu.burst().is_some() || cpu.realtime_period().is_some() || cpu.realtime_runtime().is_some() || cpu.idle().is_some();
+        let (shares, period, quota) = (unless_zero(cpu.shares()), unless_zero(cpu.period()), unless_zero(cpu.quota()));
+        let (rt_period, rt_runtime) = (unless_zero(cpu.realtime_period()), unless_zero(cpu.realtime_runtime()));
+        let wants_cpu = shares.is_some() || quota.is_some() || period.is_some()
+            || cpu.burst().is_some() || rt_period.is_some() || rt_runtime.is_some() || cpu.idle().is_some();
         if wants_cpu {
             let dir = self.need("cpu", "linux.resources.cpu")?;
-            if let Some(shares) = cpu.shares() {
+            if let Some(shares) = shares {
                 write(dir, "cpu.shares", shares.to_string())?;
             }
             // The period first: a quota is checked against the current period.
-            if let Some(period) = cpu.period() {
+            if let Some(period) = period {
                 write(dir, "cpu.cfs_period_us", period.to_string())?;
             }
-            if let Some(quota) = cpu.quota() {
+            if let Some(quota) = quota {
                 write(dir, "cpu.cfs_quota_us", quota.to_string())?;
             }
             if let Some(burst) = cpu.burst() {
                 write(dir, "cpu.cfs_burst_us", burst.to_string())?;
             }
-            if let Some(period) = cpu.realtime_period() {
+            if let Some(period) = rt_period {
                 write(dir, "cpu.rt_period_us", period.to_string())?;
             }
-            if let Some(runtime) = cpu.realtime_runtime() {
+            if let Some(runtime) = rt_runtime {
                 write(dir, "cpu.rt_runtime_us", runtime.to_string())?;
             }
             if let Some(idle) = cpu.idle() {
@@ -169,21 +171,23 @@ impl V1 {
         // Weights exist only with the BFQ (blkio.bfq.weight) or the old CFQ
         // scheduler (blkio.weight).
         let weight_file = ["blkio.weight", "blkio.bfq.weight"].into_iter().find(|f| dir.join(f).exists());
-        let weighted = io.weight().is_some() || io.leaf_weight().is_some() || io.weight_device().as_ref().is_some_and(|d| !d.is_empty());
+        let (weight, leaf_weight) = (unless_zero(io.weight()), unless_zero(io.leaf_weight()));
+        let device_weights: Vec<_> = io.weight_device().iter().flatten().filter_map(|d| Some((d, unless_zero(d.weight())?))).collect();
+        let weighted = weight.is_some() || leaf_weight.is_some() || !device_weights.is_empty();
         if weighted && weight_file.is_none() {
             return Err(CgroupError::Config {
                 field: "linux.resources.blockIO.weight".into(),
                 message: "the host's block I/O scheduler has no weights (no blkio.weight or blkio.bfq.weight)".into(),
             });
         }
-        if let (Some(file), Some(weight)) = (weight_file, io.weight()) {
+        if let (Some(file), Some(weight)) = (weight_file, weight) {
             write(dir, file, weight.to_string())?;
         }
-        if let Some(leaf) = io.leaf_weight() {
+        if let Some(leaf) = leaf_weight {
             write(dir, "blkio.leaf_weight", leaf.to_string())?;
         }
-        for device in io.weight_device().iter().flatten() {
-            if let (Some(file), Some(weight)) = (weight_file, device.weight()) {
+        for (device, weight) in device_weights {
+            if let Some(file) = weight_file {
                 write(dir, &format!("{file}_device"), format!("{}:{} {weight}", device.major(), device.minor()))?;
             }
         }

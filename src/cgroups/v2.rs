@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
-use super::convert::{blkio_weight_to_io_weight, cpu_max, limit_or_max, shares_to_weight, swap_to_v2};
+use super::convert::{blkio_weight_to_io_weight, cpu_max, limit_or_max, shares_to_weight, swap_to_v2, unless_zero};
 use super::{CGROUP_ROOT, Cgroup, CgroupError, Result, devices, devices_bpf, keyed, procs, read, read_u64, write};
 
 pub struct V2 {
@@ -62,11 +62,12 @@ impl Cgroup for V2 {
             }
         }
         if let Some(cpu) = r.cpu() {
-            if let Some(shares) = cpu.shares() {
+            if let Some(shares) = unless_zero(cpu.shares()) {
                 write(dir, "cpu.weight", shares_to_weight(shares).to_string())?;
             }
-            if cpu.quota().is_some() || cpu.period().is_some() {
-                write(dir, "cpu.max", cpu_max(cpu.quota(), cpu.period()))?;
+            let (quota, period) = (unless_zero(cpu.quota()), unless_zero(cpu.period()));
+            if quota.is_some() || period.is_some() {
+                write(dir, "cpu.max", cpu_max(quota, period))?;
             }
             if let Some(burst) = cpu.burst() {
                 write(dir, "cpu.max.burst", burst.to_string())?;
@@ -74,7 +75,7 @@ impl Cgroup for V2 {
             if let Some(idle) = cpu.idle() {
                 write(dir, "cpu.idle", idle.to_string())?;
             }
-            if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
+            if unless_zero(cpu.realtime_runtime()).is_some() || unless_zero(cpu.realtime_period()).is_some() {
                 return Err(CgroupError::config("linux.resources.cpu.realtimeRuntime", "realtime scheduling limits are not available on cgroup v2"));
             }
             if let Some(cpus) = cpu.cpus().as_deref().filter(|c| !c.is_empty()) {
@@ -89,11 +90,11 @@ impl Cgroup for V2 {
             write(dir, "pids.max", limit_or_max(Some(limit).filter(|l| *l > 0)))?;
         }
         if let Some(io) = r.block_io() {
-            if let Some(weight) = io.weight() {
+            if let Some(weight) = unless_zero(io.weight()) {
                 write(dir, "io.weight", format!("default {}", blkio_weight_to_io_weight(weight as u64)))?;
             }
             for device in io.weight_device().iter().flatten() {
-                if let Some(weight) = device.weight() {
+                if let Some(weight) = unless_zero(device.weight()) {
                     let value = blkio_weight_to_io_weight(weight as u64);
                     write(dir, "io.weight", format!("{}:{} {value}", device.major(), device.minor()))?;
                 }
