@@ -15,6 +15,7 @@ mod spec;
 mod state;
 mod sync;
 mod sys;
+mod terminal;
 
 use clap::Parser;
 

@@ -15,6 +15,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use super::console::{self, ConsoleTarget};
 use crate::cgroups::{self, Cgroup, CgroupPaths};
 use crate::error::{Error, Result};
 use crate::init::{self, InitArgs};
@@ -34,10 +35,21 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `create` and `run -d`: husk will not stay with the container.
+    pub detached: bool,
+}
+
+/// A created container, waiting for `start`.
+pub struct Created {
+    pub container: Container,
+    /// The pty master, when husk keeps it (a terminal in the foreground).
+    pub console: Option<OwnedFd>,
 }
 
 /// Creates the container; on success its init waits for `start`.
-pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -> Result<Container> {
+pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -> Result<Created> {
     let started = std::time::Instant::now();
     let phase = |name: &str| logging::debug(&format!("create {}: {name} at {:?}", opts.id, started.elapsed()));
     state::validate_id(&opts.id)?;
@@ -50,6 +62,8 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let rootfs = spec::rootfs_path(spec, &bundle);
     let namespaces = NamespacePlan::from_spec(spec)?;
     let seccomp_filter = loaded.seccomp.as_ref();
+    let terminal = spec.process().as_ref().is_some_and(|p| p.terminal() == Some(true));
+    let console_target = console::target(terminal, opts.detached, opts.console_socket.as_deref())?;
     phase("spec loaded");
     let route = Route {
         intermediate: namespaces.needs_intermediate(),
@@ -96,7 +110,8 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let first = spawn(args, &route, spec, &parent_end, &mut children)?;
     phase("init cloned");
     let listener = seccomp_filter.and_then(Filter::listener).map(|l| (l, &container));
-    let init_pid = converse(&parent_end, &route, spec, first, cgroup.get(), &mut children, listener)?;
+    let passes = Passes { console: console_target.as_ref(), listener };
+    let (init_pid, console) = converse(&parent_end, &route, spec, first, cgroup.get(), &mut children, passes)?;
     phase("init ready");
 
     let pid_start = state::start_time(init_pid.as_raw())
@@ -112,7 +127,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     cgroup.release();
     reservation.keep();
     phase("recorded");
-    Ok(container)
+    Ok(Created { container, console })
 }
 
 /// The fifo the init blocks on until `start`; the init gets an O_PATH fd of
@@ -187,9 +202,17 @@ fn close_parent_end(parent_end: &Channel) {
     let _ = nix::unistd::close(parent_end.raw_fd());
 }
 
+/// The fds the init sends on the way, and where the parent passes them.
+struct Passes<'a> {
+    /// With a terminal: the pty master.
+    console: Option<&'a ConsoleTarget>,
+    /// With a seccomp listener: the filter's notify fd.
+    listener: Option<(&'a seccomp::Listener, &'a Container)>,
+}
+
 /// Answers the init (and intermediate) until the init reports ready, and
-/// returns the init's pid. With a seccomp listener, the init's notify fd is
-/// passed on to it on the way.
+/// returns the init's pid, and the pty master if husk keeps it. The init's
+/// pty master and seccomp notify fd are passed on on the way.
 fn converse(
     channel: &Channel,
     route: &Route,
@@ -197,8 +220,8 @@ fn converse(
     first: Pid,
     cgroup: &dyn Cgroup,
     children: &mut Children,
-    listener: Option<(&seccomp::Listener, &Container)>,
-) -> Result<Pid> {
+    passes: Passes<'_>,
+) -> Result<(Pid, Option<OwnedFd>)> {
     if route.creates_user {
         expect(channel, "WriteIdMaps", |m| matches!(m, FromInit::WriteIdMaps).then_some(()))?;
         namespaces::write_id_maps(first, spec)?;
@@ -228,7 +251,11 @@ fn converse(
         std::fs::write(&path, score.to_string()).map_err(Error::io("write oom_score_adj to", path))?;
     }
     channel.send(&ToInit::Placed)?;
-    if let Some((listener, container)) = listener {
+    let console = match passes.console {
+        Some(target) => console::receive(channel, target)?,
+        None => None,
+    };
+    if let Some((listener, container)) = passes.listener {
         let notify_fd = expect_fd(channel, "SeccompListener", |m| matches!(m, FromInit::SeccompListener))?;
         seccomp::send_to_listener(listener, notify_fd.as_fd(), container, init.as_raw())?;
         channel.send(&ToInit::SeccompListenerSent)?;
@@ -240,7 +267,7 @@ fn converse(
     for (step, micros) in timeline {
         logging::debug(&format!("init: {step} at {micros}µs"));
     }
-    Ok(init)
+    Ok((init, console))
 }
 
 /// The container's cgroup while create runs: destroyed on drop unless
