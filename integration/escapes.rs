@@ -589,7 +589,8 @@ fn cve_2021_30465_symlink_race_on_mount_target() {
 //
 // husk fills /dev itself (on the config's tmpfs) unless the config binds a
 // directory at /dev; then the rootfs's author controls /dev/null, which husk
-// binds over every masked path, and /dev/console.
+// binds over every masked path, and /dev/console, which husk binds a
+// terminal over.
 
 /// A bundle whose /dev is its own directory `devdir`, bound in place of the
 /// usual tmpfs; returns the directory.
@@ -671,11 +672,10 @@ fn cve_2025_31133_masked_paths_refuse_a_fake_dev_null() {
 }
 
 #[test]
-fn cve_2025_52565_dev_console_is_never_touched() {
-    // husk has no terminal support: it never creates /dev/console nor binds
-    // anything on it. A rootfs whose /dev/console is a symlink to a host
-    // path (with /dev bound from the bundle) runs, and the host path is
-    // left alone.
+fn cve_2025_52565_dev_console_is_never_followed() {
+    // Without a terminal husk never creates /dev/console nor binds anything
+    // on it. A rootfs whose /dev/console is a symlink to a host path (with
+    // /dev bound from the bundle) runs, and the host path is left alone.
     for relative in [false, true] {
         let (mut b, devdir) = bundle_with_bound_dev(&["sh", "-c", "echo console=$(readlink /dev/console); ls -A /dev | tr '\\n' ' '"]);
         mknod(&devdir.join("null"), 1, 3);
@@ -701,15 +701,34 @@ fn cve_2025_52565_dev_console_is_never_touched() {
         assert!(!b.rootfs().join(target.strip_prefix("/").unwrap()).exists());
     }
 
-    // With husk's own /dev there is no /dev/console at all, and asking for
-    // a terminal is refused.
-    let mut b = Bundle::new(&["sh", "-c", "test -e /dev/console && echo console || echo no-console"]);
-    assert_eq!(b.run_ok("noconsole").trim(), "no-console");
+    // With a terminal, husk binds the pty over /dev/console, but never over
+    // a symlink: the link's target (the host's file, reached through the
+    // bound /dev) would get the mount. (Without bind_console's check, the
+    // pty was bound over the host file and this failed.)
+    let (mut b, devdir) = bundle_with_bound_dev(&["sh", "-c", "echo ran"]);
+    mknod(&devdir.join("null"), 1, 3);
+    std::os::unix::fs::symlink("pts/ptmx", devdir.join("ptmx")).unwrap();
+    let target = b.dir.join("host-console");
+    std::fs::write(&target, "host console\n").unwrap();
+    std::os::unix::fs::symlink(&target, devdir.join("console")).unwrap();
     b.config["process"]["terminal"] = true.into();
     b.write();
-    let (code, _, stderr) = b.run("terminal");
-    assert_ne!(code, 0);
-    assert!(stderr.contains("process.terminal"), "{stderr}");
+    let (code, stdout, stderr) = b.run("console-terminal");
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stderr.contains("/dev/console in the container is a symbolic link, not a file or a character device"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("ran"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "host console\n");
+    assert!(host_mounts_of(&target).is_empty());
+    assert_eq!(std::fs::read_link(devdir.join("console")).unwrap(), target);
+    // The control: a plain file there, and the pty is bound over it.
+    std::fs::remove_file(devdir.join("console")).unwrap();
+    std::fs::write(devdir.join("console"), "").unwrap();
+    let (code, stdout, stderr) = b.run("console-file");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "ran\n");
 }
 
 // ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::fmt::Display;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
@@ -27,6 +27,7 @@ use crate::security::seccomp::{self, Filter};
 use crate::state::Status;
 use crate::sync::{Channel, FromInit, ToInit};
 use crate::sys::{self, Forked};
+use crate::terminal;
 
 /// Everything the init needs, prepared by the parent before the clone.
 pub struct InitArgs<'a> {
@@ -155,6 +156,7 @@ pub fn exec_main(mut args: ExecArgs<'_>) -> ! {
         args.channel
             .expect("Placed", |m| matches!(m, ToInit::Placed))
             .step("wait for cgroup placement")?;
+        set_up_terminal(args.process, &args.channel, false)?;
         let (executable, exec) = become_process(args.process, args.seccomp, &args.channel)?;
         exec_process(&executable, exec, args.preserve_fds)
     })();
@@ -238,6 +240,9 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     rootfs::prepare(&rootfs_plan).step("prepare rootfs")?;
     run_create_hooks(args)?;
     rootfs::enter(&rootfs_plan).step("pivot root")?;
+    // After the pivot (the container's /dev/ptmx), before finalize (which
+    // may make /dev read-only), as in runc.
+    set_up_terminal(process, &args.channel, true)?;
     write_sysctls(spec)?;
     rootfs::finalize(spec).step("finalize rootfs")?;
     args.namespaces.close();
@@ -297,6 +302,29 @@ fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status)
     state["status"] = status.as_str().into();
     state["pid"] = std::process::id().into();
     hooks::run(hooks, kind, &state).step(kind.name())
+}
+
+/// With process.terminal, a pty of the container's devpts becomes the
+/// process's stdio and controlling terminal (the init's also
+/// `/dev/console`). Its master goes to the parent over the channel, and the
+/// parent passes it on: the console socket's path is the host's, which the
+/// init, pivoted or joined into the container, can no longer reach; and in
+/// the foreground it is husk itself that keeps the master.
+fn set_up_terminal(process: &Process, channel: &Channel, bind_console: bool) -> Result<(), Failure> {
+    if process.terminal() != Some(true) {
+        return Ok(());
+    }
+    let pty = terminal::open(process.console_size().as_ref()).step("create pty")?;
+    if bind_console {
+        rootfs::bind_console(pty.slave.as_fd()).step("bind pty over /dev/console")?;
+    }
+    channel.send_with_fd(&FromInit::Console, pty.master.as_fd()).step("send pty master")?;
+    // Our copy must not reach the container's program.
+    drop(pty.master);
+    channel
+        .expect("ConsoleSent", |m| matches!(m, ToInit::ConsoleSent))
+        .step("wait for the pty master to be passed on")?;
+    terminal::make_controlling(pty.slave, process.user().uid()).step("make the pty the controlling terminal")
 }
 
 /// The process's own attributes, shared by the container's init and by

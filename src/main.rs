@@ -17,6 +17,7 @@ mod spec;
 mod state;
 mod sync;
 mod sys;
+mod terminal;
 
 use clap::Parser;
 

@@ -21,6 +21,9 @@ pub enum FromInit {
     /// The seccomp filter is loaded; its notify fd is attached (SCM_RIGHTS):
     /// send it to the listener, then answer `SeccompListenerSent`.
     SeccompListener,
+    /// process.terminal: the pty master is attached (SCM_RIGHTS): pass it
+    /// on (console socket, or husk's own terminal), then answer `ConsoleSent`.
+    Console,
     /// Set up and waiting for `start`.
     Ready {
         /// When each step ended: (step, µs since the init started).
@@ -39,6 +42,8 @@ pub enum ToInit {
     CreateHooksRan,
     /// The seccomp notify fd reached `linux.seccomp.listenerPath`.
     SeccompListenerSent,
+    /// The pty master reached its destination.
+    ConsoleSent,
     /// The state is on disk: the init may outlive the parent.
     Committed,
 }

@@ -24,7 +24,8 @@ pub struct ExecArgs {
     pid_file: Option<PathBuf>,
     #[arg(long = "console-socket")]
     console_socket: Option<PathBuf>,
-    /// Allocate a pseudo-terminal.
+    /// Allocate a pseudo-terminal (its master goes to --console-socket, or
+    /// husk proxies its own terminal to it).
     #[arg(short = 't', long)]
     tty: bool,
     /// Working directory in the container.
@@ -61,9 +62,6 @@ pub struct ExecArgs {
 
 impl ExecArgs {
     pub fn options(&self, store: &Store) -> Result<ExecOptions> {
-        if self.tty || self.console_socket.is_some() {
-            return Err(Error::Lifecycle("exec: terminals are not supported by this husk build yet".into()));
-        }
         let process = match &self.process {
             Some(path) => {
                 let text = std::fs::read(path).map_err(Error::io("read", path))?;
@@ -82,6 +80,7 @@ impl ExecArgs {
             pid_file: self.pid_file.clone(),
             preserve_fds: self.preserve_fds as i32,
             ignore_paused: self.ignore_paused,
+            console_socket: self.console_socket.clone(),
         })
     }
 
@@ -91,7 +90,9 @@ impl ExecArgs {
         let loaded = spec::load(&container.bundle)?;
         let mut process = loaded.spec.process().clone().unwrap_or_default();
         process.set_args(Some(self.command.clone()));
-        process.set_terminal(Some(false));
+        // As runc: -t alone decides; the config's terminal is the init's.
+        // (With -p, process.json's own `terminal` decides and -t is ignored.)
+        process.set_terminal(Some(self.tty));
         let mut env = process.env().clone().unwrap_or_default();
         for pair in &self.env {
             let key = pair.split('=').next().unwrap_or_default();

@@ -176,7 +176,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     match command {
         Command::Create(args) => {
-            container::create::create(&store, &create_options(&args), &mut warn)?;
+            container::create::create(&store, &create_options(&args, true), &mut warn)?;
             Ok(0)
         }
         Command::Start { id } => container::start(&store, &id, &mut warn).map(|()| 0),
@@ -209,7 +209,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-fn create_options(args: &CreateArgs) -> CreateOptions {
+fn create_options(args: &CreateArgs, detached: bool) -> CreateOptions {
     CreateOptions {
         id: args.id.clone(),
         bundle: args.bundle.clone(),
@@ -219,6 +219,8 @@ fn create_options(args: &CreateArgs) -> CreateOptions {
         preserve_fds: args.preserve_fds as i32,
         listen_fds: crate::activation::listen_fds(),
         notify_socket: crate::activation::host_notify_socket(),
+        console_socket: args.console_socket.clone(),
+        detached,
     }
 }
 
@@ -229,7 +231,7 @@ fn run_container(store: &Store, args: &CreateArgs, detach: bool, keep: bool, war
         // end up our child for us to wait on it.
         nix::sys::prctl::set_child_subreaper(true).map_err(Error::sys("become a subreaper"))?;
     }
-    let created = container::create::create(store, &create_options(args), warn)?;
+    let created = container::create::create(store, &create_options(args, detach), warn)?;
     if let Err(e) = container::start(store, &args.id, warn) {
         let _ = container::delete(store, &args.id, true, warn);
         return Err(e);
@@ -237,7 +239,11 @@ fn run_container(store: &Store, args: &CreateArgs, detach: bool, keep: bool, war
     if detach {
         return Ok(0);
     }
-    let code = run::wait_forwarding(nix::unistd::Pid::from_raw(created.pid))?;
+    let init = nix::unistd::Pid::from_raw(created.container.pid);
+    let code = match created.console {
+        Some(master) => container::proxy::proxy(init, master)?,
+        None => run::wait_forwarding(init)?,
+    };
     if !keep {
         container::delete(store, &args.id, true, warn)?;
     }

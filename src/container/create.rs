@@ -15,6 +15,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use super::console::{self, ConsoleTarget};
 use crate::activation::{self, NotifySocket};
 use crate::cgroups::{self, Cgroup, CgroupPaths};
 use crate::error::{Error, Result};
@@ -40,10 +41,21 @@ pub struct CreateOptions {
     pub listen_fds: u32,
     /// The host's NOTIFY_SOCKET, to relay the service's readiness to.
     pub notify_socket: Option<PathBuf>,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `create` and `run -d`: husk will not stay with the container.
+    pub detached: bool,
+}
+
+/// A created container, waiting for `start`.
+pub struct Created {
+    pub container: Container,
+    /// The pty master, when husk keeps it (a terminal in the foreground).
+    pub console: Option<OwnedFd>,
 }
 
 /// Creates the container; on success its init waits for `start`.
-pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -> Result<Container> {
+pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -> Result<Created> {
     let started = std::time::Instant::now();
     let phase = |name: &str| logging::debug(&format!("create {}: {name} at {:?}", opts.id, started.elapsed()));
     state::validate_id(&opts.id)?;
@@ -61,6 +73,8 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let rootfs = spec::rootfs_path(spec, &bundle);
     // Checked before the id is claimed.
     NamespacePlan::from_spec(spec)?;
+    let terminal = spec.process().as_ref().is_some_and(|p| p.terminal() == Some(true));
+    let console_target = console::target(terminal, opts.detached, opts.console_socket.as_deref())?;
     phase("spec loaded");
 
     let linux = spec.linux().as_ref();
@@ -85,7 +99,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     if let Some(notify) = &notify {
         notify.make_dir()?;
     }
-    let created = set_up(store, opts, &loaded, &bundle, container, reservation, &phase);
+    let created = set_up(store, opts, &loaded, container, reservation, console_target.as_ref(), &phase);
     if created.is_err() {
         // The container is stopped and gone (the guards undid it): as after
         // `delete`, its poststop hooks run (runc's destroy does the same).
@@ -101,11 +115,11 @@ fn set_up(
     store: &Store,
     opts: &CreateOptions,
     loaded: &spec::Loaded,
-    bundle: &Path,
     mut container: Container,
     reservation: state::Reservation,
+    console_target: Option<&ConsoleTarget>,
     phase: &dyn Fn(&str),
-) -> Result<Container> {
+) -> Result<Created> {
     let spec = &loaded.spec;
     let linux = spec.linux().as_ref();
     let cgroup_paths = container.cgroup.clone().expect("create places every container in a cgroup");
@@ -113,10 +127,11 @@ fn set_up(
     phase("cgroup ready");
     let fifo = make_exec_fifo(&reservation.dir)?;
     let (parent_end, init_end) = sync::pair()?;
+    let bundle = container.bundle.clone();
     let args = InitArgs {
         id: &opts.id,
         spec,
-        bundle,
+        bundle: &bundle,
         rootfs: container.rootfs.clone(),
         namespaces: NamespacePlan::from_spec(spec)?,
         state: container.state_with(Status::Creating, 0),
@@ -132,7 +147,9 @@ fn set_up(
     let mut children = Children::default();
     let first = spawn(args, &route, spec, &parent_end, &mut children)?;
     phase("init cloned");
-    let init_pid = converse(&parent_end, &route, spec, &container, first, cgroup.get(), &mut children, loaded.seccomp.as_ref())?;
+    let listener = loaded.seccomp.as_ref().and_then(Filter::listener);
+    let passes = Passes { console: console_target, listener };
+    let (init_pid, console) = converse(&parent_end, &route, spec, &container, first, cgroup.get(), &mut children, passes)?;
     phase("init ready");
 
     let pid_start = state::start_time(init_pid.as_raw())
@@ -148,7 +165,7 @@ fn set_up(
     cgroup.release();
     reservation.keep();
     phase("recorded");
-    Ok(container)
+    Ok(Created { container, console })
 }
 
 /// The fifo the init blocks on until `start`; the init gets an O_PATH fd of
@@ -249,10 +266,18 @@ fn close_parent_end(parent_end: &Channel) {
     let _ = nix::unistd::close(parent_end.raw_fd());
 }
 
+/// The fds the init sends on the way, and where the parent passes them.
+struct Passes<'a> {
+    /// With a terminal: the pty master.
+    console: Option<&'a ConsoleTarget>,
+    /// With a seccomp listener: the filter's notify fd.
+    listener: Option<&'a seccomp::Listener>,
+}
+
 /// Answers the init (and intermediate) until the init reports ready, and
-/// returns the init's pid. On the way: the prestart and createRuntime hooks
-/// run when the init has its mounts, and with a seccomp listener, the
-/// init's notify fd is passed on to it.
+/// returns the init's pid, and the pty master if husk keeps it. On the way:
+/// the prestart and createRuntime hooks run when the init has its mounts,
+/// and the init's pty master and seccomp notify fd are passed on.
 #[allow(clippy::too_many_arguments)]
 fn converse(
     channel: &Channel,
@@ -262,8 +287,8 @@ fn converse(
     first: Pid,
     cgroup: &dyn Cgroup,
     children: &mut Children,
-    seccomp_filter: Option<&Filter>,
-) -> Result<Pid> {
+    passes: Passes<'_>,
+) -> Result<(Pid, Option<OwnedFd>)> {
     if route.creates_user {
         expect(channel, "WriteIdMaps", |m| matches!(m, FromInit::WriteIdMaps).then_some(()))?;
         namespaces::write_id_maps(first, spec)?;
@@ -301,7 +326,11 @@ fn converse(
         }
         channel.send(&ToInit::CreateHooksRan)?;
     }
-    if let Some(listener) = seccomp_filter.and_then(Filter::listener) {
+    let console = match passes.console {
+        Some(target) => console::receive(channel, target)?,
+        None => None,
+    };
+    if let Some(listener) = passes.listener {
         let notify_fd = expect_fd(channel, "SeccompListener", |m| matches!(m, FromInit::SeccompListener))?;
         seccomp::send_to_listener(listener, notify_fd.as_fd(), container, init.as_raw())?;
         channel.send(&ToInit::SeccompListenerSent)?;
@@ -313,7 +342,7 @@ fn converse(
     for (step, micros) in timeline {
         logging::debug(&format!("init: {step} at {micros}µs"));
     }
-    Ok(init)
+    Ok((init, console))
 }
 
 /// The hooks `create` runs itself, in the runtime's namespaces, in this order.

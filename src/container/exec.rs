@@ -6,11 +6,10 @@
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
-use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
 use super::parent::{Children, expect_fd, write_pid_file};
-use super::run;
+use super::{console, proxy, run};
 use crate::cgroups;
 use crate::error::{Error, Result};
 use crate::init::{self, ExecArgs};
@@ -28,6 +27,8 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
     pub ignore_paused: bool,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
 }
 
 /// Runs the process; returns husk's exit code (the process's, in the
@@ -50,6 +51,8 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         }
         _ => {}
     }
+    let terminal = opts.process.terminal() == Some(true);
+    let console_target = console::target(terminal, opts.detach, opts.console_socket.as_deref())?;
     // The bundle's config gives the seccomp profile, as for the init.
     let loaded = spec::load(&container.bundle)?;
     // The process's own AppArmor profile and SELinux label (--apparmor,
@@ -87,6 +90,10 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         cgroups::open(paths).add_process(pid.as_raw())?;
     }
     parent_end.send(&ToInit::Placed)?;
+    let console = match &console_target {
+        Some(target) => console::receive(&parent_end, target)?,
+        None => None,
+    };
     if let Some(listener) = loaded.seccomp.as_ref().and_then(seccomp::Filter::listener) {
         let notify_fd = expect_fd(&parent_end, "SeccompListener", |m| matches!(m, FromInit::SeccompListener))?;
         seccomp::send_to_listener(listener, notify_fd.as_fd(), &container, pid.as_raw())?;
@@ -100,7 +107,10 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     if opts.detach {
         return Ok(0);
     }
-    run::wait_forwarding(Pid::from_raw(pid.as_raw()))
+    match console {
+        Some(master) => proxy::proxy(pid, master),
+        None => run::wait_forwarding(pid),
+    }
 }
 
 /// The process reports a failed step, or its end of the channel closes

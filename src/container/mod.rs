@@ -1,9 +1,11 @@
 //! The container lifecycle after `create`: start, kill, delete, and the
 //! foreground wait of `run`.
 
+pub mod console;
 pub mod create;
 pub mod exec;
 mod parent;
+pub mod proxy;
 pub mod run;
 
 use std::os::fd::AsFd;

@@ -21,7 +21,7 @@ const NOT_FORWARDED: &[Signal] = &[
 ];
 
 /// The signals `run` takes over: SIGCHLD and everything it forwards.
-fn taken_over() -> SigSet {
+pub(super) fn taken_over() -> SigSet {
     let mut set = SigSet::all();
     for sig in NOT_FORWARDED {
         set.remove(*sig);
@@ -52,7 +52,7 @@ pub fn wait_forwarding(init: Pid) -> Result<i32> {
 }
 
 /// Reaps every exited child; returns the init's code once it is among them.
-fn reap(init: Pid) -> Result<Option<i32>> {
+pub(super) fn reap(init: Pid) -> Result<Option<i32>> {
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) if pid == init => return Ok(Some(code)),

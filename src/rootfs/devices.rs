@@ -1,11 +1,12 @@
 //! /dev inside the container: the spec's default devices, `linux.devices`,
-//! /dev/ptmx, and the /dev/fd and stdio symlinks.
+//! /dev/ptmx, the /dev/fd and stdio symlinks, and /dev/console for a
+//! terminal.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::AtFlags;
+use nix::fcntl::{AtFlags, OFlag};
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, SFlag, makedev, mknodat};
 use nix::unistd::{Gid, Uid, fchownat, symlinkat, unlinkat, UnlinkatFlags};
@@ -141,4 +142,39 @@ pub fn create_symlinks(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
         }
     }
     Ok(())
+}
+
+/// Binds the pty slave over /dev/console, as runc does for an init with a
+/// terminal, making /dev/console an empty file first if it is missing. Run
+/// after the pivot, so `/` is the container's root. /dev/console is opened
+/// without following a symlink and must be a file or a character device: a
+/// rootfs whose /dev/console links elsewhere (/proc/sys/kernel/core_pattern,
+/// a host path through a bound /dev) would otherwise have the pty mounted
+/// over the link's target (CVE-2025-52565). Both ends of the mount are fds,
+/// so nothing can be swapped between the check and the mount.
+pub fn bind_console(slave: BorrowedFd<'_>) -> Result<(), RootfsError> {
+    let path = Path::new("/dev/console");
+    let root = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RootfsError::sys("open", Path::new("/"), e))?;
+    let (dir, name) = parent_dir(root.as_fd(), path)?;
+    let create = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    match nix::fcntl::openat(&dir, &name, create, Mode::from_bits_truncate(0o666)) {
+        Ok(_) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(RootfsError::sys("create", path, e)),
+    }
+    let target = nix::fcntl::openat(&dir, &name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RootfsError::sys("open", path, e))?;
+    let st = nix::sys::stat::fstat(&target).map_err(|e| RootfsError::sys("stat", path, e))?;
+    if ![SFlag::S_IFREG, SFlag::S_IFCHR].contains(&super::file_kind(&st)) {
+        return Err(RootfsError::Config {
+            field: "process.terminal".into(),
+            message: format!(
+                "/dev/console in the container is {}, not a file or a character device: \
+                 refusing to bind the terminal over it",
+                super::describe(&st)
+            ),
+        });
+    }
+    mount(Some(&fd_path(&slave)), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| RootfsError::sys("bind the terminal over", path, e))
 }

@@ -17,6 +17,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, SFlag, fstat, makedev};
 use oci_spec::runtime::Spec;
 
+pub use devices::bind_console;
 use mounts::{MountContext, mount_entry, remount};
 use resolve::{fd_path, open_in_root};
 
@@ -172,19 +173,8 @@ fn verified_dev_null(root: &OwnedFd) -> Result<OwnedFd, RootfsError> {
     let fd = open_in_root(root.as_fd(), path, OFlag::O_PATH | OFlag::O_NOFOLLOW)
         .map_err(|e| RootfsError::sys("open", path, e))?;
     let st = fstat(&fd).map_err(|e| RootfsError::sys("stat", path, e))?;
-    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
-    if kind != SFlag::S_IFCHR || st.st_rdev != makedev(1, 3) {
-        let found = match kind {
-            SFlag::S_IFLNK => "a symbolic link".to_string(),
-            SFlag::S_IFREG => "a regular file".to_string(),
-            SFlag::S_IFDIR => "a directory".to_string(),
-            SFlag::S_IFCHR | SFlag::S_IFBLK => {
-                let (major, minor) = (nix::sys::stat::major(st.st_rdev), nix::sys::stat::minor(st.st_rdev));
-                let what = if kind == SFlag::S_IFCHR { "character" } else { "block" };
-                format!("the {what} device {major}:{minor}")
-            }
-            _ => "not a device".to_string(),
-        };
+    if file_kind(&st) != SFlag::S_IFCHR || st.st_rdev != makedev(1, 3) {
+        let found = describe(&st);
         return Err(RootfsError::Config {
             field: "linux.maskedPaths".into(),
             message: format!(
@@ -194,6 +184,27 @@ fn verified_dev_null(root: &OwnedFd) -> Result<OwnedFd, RootfsError> {
         });
     }
     Ok(fd)
+}
+
+fn file_kind(st: &nix::sys::stat::FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
+
+/// What a file is, for errors that refuse it: "a symbolic link", "the
+/// character device 1:5"...
+fn describe(st: &nix::sys::stat::FileStat) -> String {
+    let kind = file_kind(st);
+    match kind {
+        SFlag::S_IFLNK => "a symbolic link".to_string(),
+        SFlag::S_IFREG => "a regular file".to_string(),
+        SFlag::S_IFDIR => "a directory".to_string(),
+        SFlag::S_IFCHR | SFlag::S_IFBLK => {
+            let (major, minor) = (nix::sys::stat::major(st.st_rdev), nix::sys::stat::minor(st.st_rdev));
+            let what = if kind == SFlag::S_IFCHR { "character" } else { "block" };
+            format!("the {what} device {major}:{minor}")
+        }
+        _ => "not a device".to_string(),
+    }
 }
 
 fn mask(root: &OwnedFd, null: &OwnedFd, path: &Path) -> Result<(), RootfsError> {

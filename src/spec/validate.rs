@@ -46,12 +46,6 @@ fn process(spec: &Spec) -> Result<(), Invalid> {
         return Err(invalid("process.args", "must name the program to run"));
     }
     absolute("process.cwd".into(), &process.cwd().to_string_lossy())?;
-    if process.terminal() == Some(true) {
-        return Err(invalid(
-            "process.terminal",
-            "terminals are not supported by this husk build yet",
-        ));
-    }
     for (i, env) in process.env().iter().flatten().enumerate() {
         if !env.contains('=') {
             return Err(invalid(format!("process.env[{i}]"), format!("{env:?} is not KEY=VALUE")));

@@ -277,3 +277,46 @@ pub fn read_only_view(path: &CStr) -> nix::Result<OwnedFd> {
     mount_setattr(fd.as_fd(), 0, libc::MOUNT_ATTR_RDONLY, 0)?;
     Ok(fd)
 }
+
+/// Opens the slave of the pty whose master is `master` (TIOCGPTPEER), with
+/// `flags`. Unlike opening `/dev/pts/N` by name, this reaches the very peer
+/// of our master, whatever is mounted on /dev/pts in the container.
+pub fn open_pty_peer(master: BorrowedFd<'_>, flags: libc::c_int) -> nix::Result<OwnedFd> {
+    // SAFETY: TIOCGPTPEER takes its open flags as an integer argument and
+    // returns a new fd or -1; it touches no memory of ours.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    let fd = Errno::result(fd)?;
+    // SAFETY: a successful TIOCGPTPEER returns a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Makes the terminal `fd` the controlling terminal of the calling process,
+/// which must lead a session that has none (TIOCSCTTY, without stealing it
+/// from another session).
+pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> nix::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal) and
+    // touches no memory of ours.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) }).map(drop)
+}
+
+/// The window size of the terminal `fd` (TIOCGWINSZ).
+pub fn window_size(fd: BorrowedFd<'_>) -> nix::Result<libc::winsize> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize to the pointer, which points at
+    // `size`, alive and writable for the call.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size as *mut libc::winsize) })?;
+    Ok(size)
+}
+
+/// Sets the window size of the terminal `fd` (TIOCSWINSZ); the kernel sends
+/// SIGWINCH to its foreground process group if the size changed.
+pub fn set_window_size(fd: BorrowedFd<'_>, size: &libc::winsize) -> nix::Result<()> {
+    // SAFETY: TIOCSWINSZ only reads one winsize from the pointer, which
+    // points at `size`, alive for the call.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, size as *const libc::winsize) }).map(drop)
+}
