@@ -174,6 +174,6 @@ fn docker() {
     run_engine(
         "docker",
         "dockerd",
-        &["run", "create-start", "exec-tty", "stop", "kill", "logs", "memory", "cpu-shares", "restart", "volume", "build"],
+        &["run", "create-start", "exec-tty", "stop", "kill", "logs", "memory", "cpu-shares", "restart", "volume", "build", "network-none"],
     );
 }

@@ -9,10 +9,11 @@
 #   docker.sh RUNTIME WORKDIR [SCENARIO...]
 #
 # No bridge and no iptables: containers run with `--network host`, and
-# `docker build --network host`. (A container with its own network namespace
-# gets dockerd's libnetwork-setkey prestart hook; host networking has none.)
+# `docker build --network host`, but for network-none: a container with a
+# network namespace of its own gets dockerd's libnetwork-setkey prestart
+# hook, which the runtime must run with the container's state on stdin.
 
-ALL="run create-start exec-tty stop kill logs memory cpu-shares restart volume build"
+ALL="run create-start exec-tty stop kill logs memory cpu-shares restart volume build network-none"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 engine_init docker "$@"
@@ -264,6 +265,11 @@ EOF
 }
 
 # Clean-up of whatever a failed scenario left.
+scen_network-none() {
+    try "$D" run --rm --runtime "$DRT" --network none "$IMAGE" ls /sys/class/net
+    expect network-none "docker run --network none (through dockerd's prestart hook): rc and interfaces" "$rc $out" "0 lo"
+}
+
 remove_all() {
     local ids
     ids=$("$D" ps -aq 2>/dev/null)
