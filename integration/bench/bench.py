@@ -31,6 +31,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HUSK = os.path.join(REPO, "target", "x86_64-unknown-linux-gnu", "release", "husk")
 CONTROLLERS = "/sys/fs/cgroup/unified/cgroup.controllers"
 RUNTIMES = ["husk", "runc", "crun"]
+DEFAULT_OUT = os.path.join(REPO, "integration", "bench", "RESULTS.md")
 
 
 def binary(runtime):
@@ -405,12 +406,31 @@ def report(args, results, fifty, phases, compile_ms):
     print(text)
     with open(args.out, "w") as f:
         f.write(text)
+    quote_in_readme(lines[lines.index("| measurement | husk | runc | crun | husk/crun | runc/crun |"):], args)
+
+
+def quote_in_readme(table_and_rest, args):
+    """Puts the results table (up to the phase profile) between README.md's
+    bench markers, with where it came from."""
+    readme = os.path.join(REPO, "README.md")
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    with open(readme) as f:
+        text = f.read()
+    if start not in text or end not in text or args.out != DEFAULT_OUT:
+        return
+    quoted = table_and_rest[:table_and_rest.index("\n## husk create, phase profile (`husk --debug`)\n")]
+    when = time.strftime("%Y-%m-%d", time.gmtime())
+    block = f"{start}\nLatest run ({when}, {args.runs} interleaved runs, this 2-core VM; from RESULTS.md):\n\n" + \
+            "\n".join(quoted).strip() + f"\n{end}"
+    head, rest = text.split(start, 1)
+    with open(readme, "w") as f:
+        f.write(head + block + rest.split(end, 1)[1])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--out", default=os.path.join(REPO, "integration", "bench", "RESULTS.md"))
+    parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if os.geteuid() != 0:
