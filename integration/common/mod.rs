@@ -238,12 +238,14 @@ pub fn c_probe(name: &str, cc_args: &[&str]) -> PathBuf {
 }
 
 /// The runtime-spec's JSON schemas: `$OCI_RUNTIME_SPEC_SCHEMA`, or the
-/// spec's checkout beside the repository (`../shared/runtime-spec/schema`).
-/// They are read there, not copied into the repository.
+/// spec's checkout beside the repository (`../shared/runtime-spec/schema`,
+/// or where the project's workspace keeps it). They are read there, not
+/// copied into the repository.
 pub fn spec_schema_dir() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("OCI_RUNTIME_SPEC_SCHEMA").map(PathBuf::from),
         Some(repo().join("../shared/runtime-spec/schema")),
+        Some(PathBuf::from("/work/shared/runtime-spec/schema")),
     ];
     candidates.into_iter().flatten().find(|d| d.join("features-schema.json").is_file())
 }
