@@ -57,24 +57,7 @@ scen_run() {
     expect run "docker run sh -c 'exit 3': exit code" "$rc" 3
 }
 
-scen_create-start() {
-    try "$D" create --name c1 "${RUNOPTS[@]}" "$IMAGE" sh -c 'echo started; exit 2'
-    if [ "$rc" != 0 ]; then
-        fail create-start "docker create: rc=$rc $(oneline "$out")"
-        return
-    fi
-    local state
-    state=$(inspect c1 '{{.State.Status}}')
-    try "$D" start -a c1
-    if [ "$state" != created ]; then
-        fail create-start "after create: state '$(oneline "$state")', want created"
-    elif [ "$rc" != 2 ] || [ "$out" != started ]; then
-        fail create-start "docker start -a: rc=$rc '$(oneline "$out")', want 2 and 'started'"
-    else
-        pass create-start
-    fi
-    "$D" rm -f c1 >/dev/null 2>&1
-}
+scen_create-start() { create_then_start_attached "$D" "${RUNOPTS[@]}"; }
 
 scen_exec-tty() {
     try "$D" run -d --name e1 "${RUNOPTS[@]}" "$IMAGE" sh -c "$LOOP"

@@ -100,6 +100,30 @@ expect() {
     if [ "$3" = "$4" ]; then pass "$1"; else fail "$1" "$2: got '$(oneline "$3")', want '$4'"; fi
 }
 
+# create_then_start_attached CLI [OPTION...]: the create-start scenario of
+# the engines whose CLI has Docker's verbs (docker, podman): `create` makes
+# a container that prints "started" and exits 2, which must then be in
+# state "created"; `start -a` must print "started" and exit 2.
+create_then_start_attached() {
+    local cli=$1 state
+    shift
+    try "$cli" create --name cs1 "$@" "$IMAGE" sh -c 'echo started; exit 2'
+    if [ "$rc" != 0 ]; then
+        fail create-start "$ENGINE create: rc=$rc $(oneline "$out")"
+        return
+    fi
+    state=$("$cli" inspect --format '{{.State.Status}}' cs1 2>&1)
+    try "$cli" start -a cs1
+    if [ "$state" != created ]; then
+        fail create-start "after create: state '$(oneline "$state")', want created"
+    elif [ "$rc" != 2 ] || [ "$out" != started ]; then
+        fail create-start "$ENGINE start -a: rc=$rc '$(oneline "$out")', want 2 and 'started'"
+    else
+        pass create-start
+    fi
+    "$cli" rm -f cs1 >/dev/null 2>&1
+}
+
 # ---------------------------------------------------------------------------
 # Commands
 

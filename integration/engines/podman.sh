@@ -146,24 +146,7 @@ scen_oom() {
     fi
 }
 
-scen_create-start() {
-    try "$P" create --name p2 "${RUNOPTS[@]}" "$IMAGE" sh -c 'echo started; exit 2'
-    if [ "$rc" != 0 ]; then
-        fail create-start "podman create: rc=$rc $(oneline "$out")"
-        return
-    fi
-    local state
-    state=$(inspect p2 '{{.State.Status}}')
-    try "$P" start -a p2
-    if [ "$state" != created ]; then
-        fail create-start "after create: state '$(oneline "$state")', want created"
-    elif [ "$rc" != 2 ] || [ "$out" != started ]; then
-        fail create-start "podman start -a: rc=$rc '$(oneline "$out")', want 2 and 'started'"
-    else
-        pass create-start
-    fi
-    "$P" rm -f p2 >/dev/null 2>&1
-}
+scen_create-start() { create_then_start_attached "$P" "${RUNOPTS[@]}"; }
 
 scen_logs() {
     try "$P" run -d --name p3 "${RUNOPTS[@]}" "$IMAGE" sh -c 'echo line-out; echo line-err >&2; echo last'
