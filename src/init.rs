@@ -16,6 +16,7 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{Process, Spec};
 
+use crate::cgroups;
 use crate::container::create::RUNTIME_CREATE_HOOKS;
 use crate::hooks;
 use crate::namespaces::{self, NamespacePlan};
@@ -47,6 +48,9 @@ pub struct InitArgs<'a> {
     pub preserve_fds: i32,
     /// linux.seccomp, compiled by the parent.
     pub seccomp: Option<&'a Filter>,
+    /// When the init enters its v1 cgroups itself (the parent cloned it
+    /// into the cgroup2 part, if any): see cgroups::Entry.
+    pub cgroup_entry: Option<cgroups::Entry>,
 }
 
 /// A failed step: its name and what went wrong.
@@ -107,6 +111,7 @@ mod timeline {
 pub fn main(mut args: InitArgs<'_>) -> ! {
     timeline::start();
     let outcome = non_dumpable()
+        .and_then(|()| join_cgroup(args.cgroup_entry.as_ref()))
         .and_then(|()| args.namespaces.join_paths(false).step("join namespaces"))
         .and_then(|()| map_user_namespace(&args))
         .and_then(|()| run(&mut args));
@@ -143,6 +148,9 @@ pub struct ExecArgs<'a> {
     pub channel: Channel,
     pub seccomp: Option<&'a seccomp::Filter>,
     pub preserve_fds: i32,
+    /// The container's cgroup, which the process joins itself (v1) or was
+    /// cloned into (cgroup2).
+    pub cgroup_entry: Option<cgroups::Entry>,
 }
 
 /// Entry point of a process started by `exec`: join the container, wait
@@ -151,6 +159,7 @@ pub struct ExecArgs<'a> {
 pub fn exec_main(mut args: ExecArgs<'_>) -> ! {
     let outcome = (|| {
         non_dumpable()?;
+        join_cgroup(args.cgroup_entry.as_ref())?;
         args.namespaces.join_paths(false).step("join the container's namespaces")?;
         args.namespaces.close();
         args.channel
@@ -161,6 +170,15 @@ pub fn exec_main(mut args: ExecArgs<'_>) -> ! {
         exec_process(&executable, exec, args.preserve_fds)
     })();
     report_and_exit(&args.channel, outcome)
+}
+
+/// A process that enters its v1 cgroups itself does so first, while the
+/// host's /sys/fs/cgroup is still in view.
+fn join_cgroup(entry: Option<&cgroups::Entry>) -> Result<(), Failure> {
+    match entry {
+        Some(entry) => entry.join_self().step("join cgroups"),
+        None => Ok(()),
+    }
 }
 
 /// Until execve, an init or exec process is husk's own binary, inside the

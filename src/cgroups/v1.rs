@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 
 use super::convert::{limit_or_max, unless_zero};
-use super::{CGROUP_ROOT, Cgroup, CgroupError, Result, devices, keyed, procs, read, read_u64, write};
+use super::{CGROUP_ROOT, Cgroup, CgroupError, Entry, Result, devices, keyed, procs, read, read_u64, write};
 
 pub struct V1 {
     pub dirs: BTreeMap<String, PathBuf>,
@@ -300,6 +300,17 @@ impl Cgroup for V1 {
             write(dir, "cgroup.procs", pid.to_string())?;
         }
         Ok(())
+    }
+
+    fn entry(&self) -> Entry {
+        // The freezer last: in a frozen cgroup (exec --ignore-paused) the
+        // process stops there, and should not before it is in all others.
+        let mut v1: Vec<_> = self.dirs.iter().filter(|(name, _)| *name != "unified").collect();
+        v1.sort_by_key(|(name, _)| *name == "freezer");
+        Entry {
+            clone_into: self.dirs.get("unified").cloned(),
+            tasks_files: v1.into_iter().map(|(_, dir)| dir.join("tasks")).collect(),
+        }
     }
 
     fn pids(&self) -> Result<Vec<i32>> {

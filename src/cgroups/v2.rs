@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 
 use super::convert::{blkio_weight_to_io_weight, cpu_max, limit_or_max, shares_to_weight, swap_to_v2, unless_zero};
-use super::{CGROUP_ROOT, Cgroup, CgroupError, Result, devices, devices_bpf, keyed, procs, read, read_u64, write};
+use super::{CGROUP_ROOT, Cgroup, CgroupError, Entry, Result, devices, devices_bpf, keyed, procs, read, read_u64, write};
 
 pub struct V2 {
     pub dir: PathBuf,
@@ -138,6 +138,10 @@ impl Cgroup for V2 {
 
     fn add_process(&self, pid: i32) -> Result<()> {
         write(&self.dir, "cgroup.procs", pid.to_string())
+    }
+
+    fn entry(&self) -> Entry {
+        Entry { clone_into: Some(self.dir.clone()), tasks_files: Vec::new() }
     }
 
     fn pids(&self) -> Result<Vec<i32>> {

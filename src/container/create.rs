@@ -26,7 +26,7 @@ use crate::namespaces::{self, NamespacePlan};
 use crate::security::seccomp::{self, Filter};
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, Status, Store};
-use super::parent::{Children, expect, expect_fd, write_pid_file};
+use super::parent::{Children, clone_entering, expect, expect_fd, write_pid_file};
 use crate::sync::{self, Channel, FromInit, ToInit};
 use crate::sys::{self, Forked};
 
@@ -128,7 +128,7 @@ fn set_up(
     let fifo = make_exec_fifo(&reservation.dir)?;
     let (parent_end, init_end) = sync::pair()?;
     let bundle = container.bundle.clone();
-    let args = InitArgs {
+    let mut args = InitArgs {
         id: &opts.id,
         spec,
         bundle: &bundle,
@@ -141,11 +141,18 @@ fn set_up(
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.listen_fds as i32 + opts.preserve_fds,
         seccomp: loaded.seccomp.as_ref(),
+        cgroup_entry: None,
     };
-    let route = Route::of(&args.namespaces);
+    let mut route = Route::of(&args.namespaces);
+    // The init enters its cgroup itself where it can: cloned straight into
+    // its namespaces, as the host's root (not yet in a user namespace of
+    // its own, where the cgroup files are not its to write).
+    if !route.intermediate && !route.creates_user {
+        args.cgroup_entry = Some(cgroup.get().entry());
+    }
 
     let mut children = Children::default();
-    let first = spawn(args, &route, spec, &parent_end, &mut children)?;
+    let first = spawn(args, &mut route, spec, &parent_end, &mut children)?;
     phase("init cloned");
     let listener = loaded.seccomp.as_ref().and_then(Filter::listener);
     let passes = Passes { console: console_target, listener };
@@ -186,6 +193,8 @@ struct Route {
     intermediate: bool,
     /// A new user namespace, whose id maps the parent writes.
     creates_user: bool,
+    /// Born in its cgroup (see cgroups::Entry), or to be placed by us.
+    entered_cgroup: bool,
 }
 
 impl Route {
@@ -193,6 +202,7 @@ impl Route {
         Route {
             intermediate: plan.needs_intermediate(),
             creates_user: plan.creates(CloneFlags::CLONE_NEWUSER),
+            entered_cgroup: false,
         }
     }
 }
@@ -214,11 +224,12 @@ fn stopped_state(id: &str, bundle: &Path, rootfs: &Path, spec: &oci_spec::runtim
     container.state_with(Status::Stopped, 0)
 }
 
-/// Clones the init, straight into its namespaces or through an intermediate
-/// process. Returns the pid of the process the parent talks to first.
+/// Clones the init, straight into its namespaces (and its cgroup, if it
+/// enters it itself) or through an intermediate process. Returns the pid of
+/// the process the parent talks to first.
 fn spawn(
     args: InitArgs<'_>,
-    route: &Route,
+    route: &mut Route,
     spec: &oci_spec::runtime::Spec,
     parent_end: &Channel,
     children: &mut Children,
@@ -240,7 +251,13 @@ fn spawn(
     } else {
         let flags = args.namespaces.clone_flags();
         let guard = args.namespaces.enter_for_children(spec)?;
-        let forked = sys::fork_into(flags.bits()).map_err(Error::sys(format!("clone init with {flags:?}")));
+        let forked = match &args.cgroup_entry {
+            Some(entry) => clone_entering(flags.bits(), entry).map(|(forked, entered)| {
+                route.entered_cgroup = entered;
+                forked
+            }),
+            None => sys::fork_into(flags.bits()).map_err(Error::sys(format!("clone init with {flags:?}"))),
+        };
         if let Ok(Forked::Child) = forked {
             // The guard puts the *parent* back; the init stays where it was born.
             std::mem::forget(guard);
@@ -308,7 +325,9 @@ fn converse(
     };
     // The init waits for its cgroup before it creates its cgroup namespace,
     // whose root is then the container's cgroup.
-    cgroup.add_process(init.as_raw())?;
+    if !route.entered_cgroup {
+        cgroup.add_process(init.as_raw())?;
+    }
     // Written by the parent (runc writes it before the clone): the init is
     // non-dumpable (CVE-2019-5736), so in a user namespace its /proc files
     // belong to the host's root, not to it; and lowering the score takes

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::Process;
 
-use super::parent::{Children, expect_fd, write_pid_file};
+use super::parent::{Children, clone_entering, expect_fd, write_pid_file};
 use super::{console, proxy, run};
 use crate::cgroups;
 use crate::error::{Error, Result};
@@ -64,8 +64,15 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         run::take_over_signals()?;
     }
     let (parent_end, child_end) = sync::pair()?;
+    // Into the container's cgroup at birth and by itself, as the init (see
+    // cgroups::Entry): before it joins the container's mount namespace, the
+    // host's cgroup files are still in its view.
+    let entry = container.cgroup.as_ref().map(|paths| cgroups::open(paths).entry());
     let guard = namespaces.enter_for_children(&loaded.spec)?;
-    let forked = sys::fork_into(0).map_err(Error::sys("fork exec process"))?;
+    let (forked, entered) = match &entry {
+        Some(entry) => clone_entering(0, entry)?,
+        None => (sys::fork_into(0).map_err(Error::sys("fork exec process"))?, false),
+    };
     let pid = match forked {
         Forked::Child => {
             std::mem::forget(guard);
@@ -76,6 +83,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
                 channel: child_end,
                 seccomp: loaded.seccomp.as_ref(),
                 preserve_fds: opts.preserve_fds,
+                cgroup_entry: entry,
             })
         }
         Forked::Parent(pid) => pid,
@@ -86,7 +94,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let mut children = Children::default();
     children.push(pid);
 
-    if let Some(paths) = &container.cgroup {
+    if !entered && let Some(paths) = &container.cgroup {
         cgroups::open(paths).add_process(pid.as_raw())?;
     }
     parent_end.send(&ToInit::Placed)?;

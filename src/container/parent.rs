@@ -2,15 +2,19 @@
 //! container's init, or a process started by `exec`): receiving its reports,
 //! and killing it if the parent gives up.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
+use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use crate::cgroups::Entry;
 use crate::error::{Error, Result};
 use crate::sync::{self, Channel, FromInit};
+use crate::sys::{self, Forked};
 
 /// Receives one message, turning a failure report into the init's error.
 pub fn expect<T>(channel: &Channel, what: &'static str, pick: impl Fn(&FromInit) -> Option<T>) -> Result<T> {
@@ -52,6 +56,24 @@ fn check_message<T>(message: FromInit, what: &'static str, pick: impl Fn(&FromIn
             got: format!("{message:?}"),
         })
     })
+}
+
+/// Clones a child (into the namespaces of `flags`) that is born in
+/// `entry`'s cgroup2 directory, if it has one. Returns whether it was: on
+/// a kernel without clone3 (before 5.7) it is an ordinary clone, and the
+/// caller must place the child. The v1 hierarchies the child joins itself.
+pub fn clone_entering(flags: libc::c_int, entry: &Entry) -> Result<(Forked, bool)> {
+    let clone_failed = |e| Error::sys(format!("clone with flags {flags:#x}"))(e);
+    let Some(dir) = &entry.clone_into else {
+        return Ok((sys::fork_into(flags).map_err(clone_failed)?, true));
+    };
+    let fd = nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(Error::sys(format!("open cgroup {}", dir.display())))?;
+    match sys::fork_into_cgroup(flags, fd.as_fd()) {
+        Ok(forked) => Ok((forked, true)),
+        Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::E2BIG) => Ok((sys::fork_into(flags).map_err(clone_failed)?, false)),
+        Err(e) => Err(Error::sys(format!("clone into cgroup {}", dir.display()))(e)),
+    }
 }
 
 pub fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {

@@ -41,6 +41,45 @@ pub fn fork_into(flags: libc::c_int) -> nix::Result<Forked> {
     }
 }
 
+/// `clone3(2)` used like `fork_into`, with the child born in the cgroup2
+/// directory `cgroup` (CLONE_INTO_CGROUP): nobody has to migrate it there,
+/// which would write-lock the kernel's global threadgroup rwsem and wait
+/// for an RCU grace period (5 to 15 ms per create on this VM).
+pub fn fork_into_cgroup(flags: libc::c_int, cgroup: BorrowedFd<'_>) -> nix::Result<Forked> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    /// `struct clone_args` of linux/sched.h, up to `cgroup` (version 2).
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    let args = CloneArgs {
+        flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..Default::default()
+    };
+    // SAFETY: `args` is a valid clone_args of the size passed, alive for the
+    // call. With no stack, the child continues on a copy of the parent's
+    // stack, as after fork; as for fork_into, husk is single-threaded here,
+    // so the child holds no lock another thread could own.
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    match Errno::result(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(Pid::from_raw(pid as libc::pid_t))),
+    }
+}
+
 /// Ends the calling process at once, without running Rust destructors or
 /// atexit handlers that belong to the parent's copy of the state.
 pub fn exit_now(code: i32) -> ! {
