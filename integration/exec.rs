@@ -39,6 +39,11 @@ fn joins_the_containers_namespaces_and_cgroup() {
         assert_eq!(lines[2 + i], theirs.display().to_string(), "{n}");
     }
     let init_cgroup = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
+    // Both entered it at birth (cgroups::Entry): in every hierarchy, the
+    // cgroup named after the container.
+    for line in init_cgroup.lines() {
+        assert!(line.ends_with(&format!("/{id}")), "the init is not in the container's cgroup: {line}");
+    }
     assert_eq!(lines[8..].join("\n"), init_cgroup.trim_end(), "same cgroup as the init");
 }
 

@@ -394,3 +394,20 @@ impl Cgroup for V1 {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_joins_v1_by_tasks_freezer_last_and_clones_into_unified() {
+        let dirs: BTreeMap<String, PathBuf> = ["cpu", "freezer", "memory", "unified"]
+            .into_iter()
+            .map(|name| (name.to_string(), PathBuf::from(format!("/sys/fs/cgroup/{name}/c"))))
+            .collect();
+        let entry = V1 { dirs }.entry();
+        assert_eq!(entry.clone_into, Some(PathBuf::from("/sys/fs/cgroup/unified/c")));
+        let files: Vec<_> = entry.tasks_files.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(files, ["/sys/fs/cgroup/cpu/c/tasks", "/sys/fs/cgroup/memory/c/tasks", "/sys/fs/cgroup/freezer/c/tasks"]);
+    }
+}
