@@ -20,7 +20,7 @@ fn notify_probe() -> &'static Path {
 }
 
 /// `husk run --preserve-fds 1 ID` with fd 3 on a listening socket and fd 4
-/// on a pipe, and LISTEN_FDS=1 with LISTEN_PID set by `pid_of_husk`: a
+/// on a pipe, and LISTEN_FDS=1 with LISTEN_PID set to `listen_pid`: a
 /// shell expression, `$$` for husk's own pid (the shell execs husk).
 fn run_activated(b: &mut Bundle, name: &str, listen_pid: &str) -> (String, u64, u64) {
     let listener = UnixListener::bind(b.dir.join(format!("{name}.sock"))).unwrap();

@@ -60,10 +60,7 @@ scen_run() {
 scen_create-start() { create_then_start_attached "$D" "${RUNOPTS[@]}"; }
 
 scen_exec-tty() {
-    try "$D" run -d --name e1 "${RUNOPTS[@]}" "$IMAGE" sh -c "$LOOP"
-    if [ "$rc" != 0 ]; then
-        fail exec-tty "docker run -d: rc=$rc $(oneline "$out")"
-    else
+    if run_detached exec-tty "$D" e1 -- "$LOOP"; then
         tm_shell_check exec-tty docker-exec "$D exec -it e1 sh"
     fi
     "$D" rm -f e1 >/dev/null 2>&1
@@ -72,11 +69,7 @@ scen_exec-tty() {
 scen_stop() {
     # The container sees SIGTERM (and carries on), then dies of SIGKILL
     # after the 2 s of `stop -t 2`.
-    try "$D" run -d --name s1 "${RUNOPTS[@]}" "$IMAGE" sh -c 'trap "echo got-TERM" TERM; echo ready; while :; do sleep 0.2; done'
-    if [ "$rc" != 0 ]; then
-        fail stop "docker run -d: rc=$rc $(oneline "$out")"
-        return
-    fi
+    run_detached stop "$D" s1 -- 'trap "echo got-TERM" TERM; echo ready; while :; do sleep 0.2; done' || return
     wait_for 20 sh -c "'$D' logs s1 | grep -q ready"
     local t0 t1 state logs
     t0=$(date +%s%N)
@@ -98,11 +91,7 @@ scen_stop() {
 }
 
 scen_kill() {
-    try "$D" run -d --name k1 "${RUNOPTS[@]}" "$IMAGE" sh -c 'trap "echo got-USR1" USR1; echo ready; while :; do sleep 0.2; done'
-    if [ "$rc" != 0 ]; then
-        fail kill "docker run -d: rc=$rc $(oneline "$out")"
-        return
-    fi
+    run_detached kill "$D" k1 -- 'trap "echo got-USR1" USR1; echo ready; while :; do sleep 0.2; done' || return
     wait_for 20 sh -c "'$D' logs k1 | grep -q ready"
     try "$D" kill -s USR1 k1
     local usr1_rc=$rc usr1_out=$out
@@ -127,11 +116,7 @@ scen_kill() {
 }
 
 scen_logs() {
-    try "$D" run -d --name l1 "${RUNOPTS[@]}" "$IMAGE" sh -c 'echo line-out; echo line-err >&2; echo last'
-    if [ "$rc" != 0 ]; then
-        fail logs "docker run -d: rc=$rc $(oneline "$out")"
-        return
-    fi
+    run_detached logs "$D" l1 -- 'echo line-out; echo line-err >&2; echo last' || return
     try "$D" wait l1
     local all stdout
     all=$("$D" logs l1 2>&1 | sort | tr '\n' ' ')
@@ -181,11 +166,7 @@ scen_cpu-shares() {
 }
 
 scen_restart() {
-    try "$D" run -d --name r1 --restart on-failure:2 "${RUNOPTS[@]}" "$IMAGE" sh -c 'echo run; exit 1'
-    if [ "$rc" != 0 ]; then
-        fail restart "docker run -d --restart on-failure:2: rc=$rc $(oneline "$out")"
-        return
-    fi
+    run_detached restart "$D" r1 --restart on-failure:2 -- 'echo run; exit 1' || return
     # Restarted twice (after 100 and 200 ms), then left exited.
     wait_for 30 sh -c "[ \"\$('$D' inspect --format '{{.RestartCount}} {{.State.Status}}' r1)\" = '2 exited' ]"
     sleep 1

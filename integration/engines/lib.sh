@@ -100,6 +100,23 @@ expect() {
     if [ "$3" = "$4" ]; then pass "$1"; else fail "$1" "$2: got '$(oneline "$3")', want '$4'"; fi
 }
 
+# run_detached SCENARIO CLI NAME [OPTION...] -- SCRIPT: `CLI run -d --name
+# NAME OPTION... RUNOPTS... IMAGE sh -c SCRIPT`, with Docker's verbs
+# (docker, podman). If it fails, SCENARIO fails and it returns 1.
+run_detached() {
+    local scenario=$1 cli=$2 name=$3 opts=()
+    shift 3
+    while [ "$1" != -- ]; do
+        opts+=("$1")
+        shift
+    done
+    try "$cli" run -d --name "$name" "${opts[@]}" "${RUNOPTS[@]}" "$IMAGE" sh -c "$2"
+    if [ "$rc" != 0 ]; then
+        fail "$scenario" "$ENGINE run -d ${opts[*]}: rc=$rc $(oneline "$out")"
+        return 1
+    fi
+}
+
 # create_then_start_attached CLI [OPTION...]: the create-start scenario of
 # the engines whose CLI has Docker's verbs (docker, podman): `create` makes
 # a container that prints "started" and exits 2, which must then be in

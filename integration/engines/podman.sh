@@ -84,11 +84,7 @@ scen_run-rm() {
 
 scen_detached-exec-stop-rm() {
     local s=detached-exec-stop-rm
-    try "$P" run -d --name p1 "${RUNOPTS[@]}" "$IMAGE" sh -c "$LOOP"
-    if [ "$rc" != 0 ]; then
-        fail $s "podman run -d: rc=$rc $(oneline "$out")"
-        return
-    fi
+    run_detached "$s" "$P" p1 -- "$LOOP" || return
     try "$P" exec p1 sh -c 'echo "exec-out $(cat /proc/1/comm)"; exit 4'
     if [ "$rc" != 4 ] || [ "$out" != "exec-out sh" ]; then
         fail $s "podman exec: rc=$rc '$(oneline "$out")', want 4 and 'exec-out sh'"
@@ -149,11 +145,7 @@ scen_oom() {
 scen_create-start() { create_then_start_attached "$P" "${RUNOPTS[@]}"; }
 
 scen_logs() {
-    try "$P" run -d --name p3 "${RUNOPTS[@]}" "$IMAGE" sh -c 'echo line-out; echo line-err >&2; echo last'
-    if [ "$rc" != 0 ]; then
-        fail logs "podman run -d: rc=$rc $(oneline "$out")"
-        return
-    fi
+    run_detached logs "$P" p3 -- 'echo line-out; echo line-err >&2; echo last' || return
     try "$P" wait p3
     try "$P" logs p3
     # stdout and stderr are both there (their order is conmon's: it reads two

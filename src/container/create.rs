@@ -71,10 +71,12 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     }
     let spec = &loaded.spec;
     let rootfs = spec::rootfs_path(spec, &bundle);
-    // Checked before the id is claimed.
-    NamespacePlan::from_spec(spec)?;
+    // Decided before the id is claimed, so that a refusal leaves nothing.
     let terminal = spec.process().as_ref().is_some_and(|p| p.terminal() == Some(true));
-    let console_target = console::target(terminal, opts.detached, opts.console_socket.as_deref())?;
+    let plan = Plan {
+        namespaces: NamespacePlan::from_spec(spec)?,
+        console: console::target(terminal, opts.detached, opts.console_socket.as_deref())?,
+    };
     phase("spec loaded");
 
     let linux = spec.linux().as_ref();
@@ -99,13 +101,21 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     if let Some(notify) = &notify {
         notify.make_dir()?;
     }
-    let created = set_up(store, opts, &loaded, container, reservation, console_target.as_ref(), &phase);
+    let stopped = container.state_with(Status::Stopped, 0);
+    let created = set_up(store, opts, &loaded, container, reservation, plan, &phase);
     if created.is_err() {
         // The container is stopped and gone (the guards undid it): as after
         // `delete`, its poststop hooks run (runc's destroy does the same).
-        hooks::run_poststop(spec.hooks().as_ref(), &stopped_state(&opts.id, &bundle, &rootfs, spec), warn);
+        hooks::run_poststop(spec.hooks().as_ref(), &stopped, warn);
     }
     created
+}
+
+/// What `create` decided from the config before it claimed the id.
+struct Plan {
+    namespaces: NamespacePlan,
+    /// Where the pty master goes, with a terminal.
+    console: Option<ConsoleTarget>,
 }
 
 /// Everything of `create` after the container's state was first recorded:
@@ -117,7 +127,7 @@ fn set_up(
     loaded: &spec::Loaded,
     mut container: Container,
     reservation: state::Reservation,
-    console_target: Option<&ConsoleTarget>,
+    plan: Plan,
     phase: &dyn Fn(&str),
 ) -> Result<Created> {
     let spec = &loaded.spec;
@@ -133,7 +143,7 @@ fn set_up(
         spec,
         bundle: &bundle,
         rootfs: container.rootfs.clone(),
-        namespaces: NamespacePlan::from_spec(spec)?,
+        namespaces: plan.namespaces,
         state: container.state_with(Status::Creating, 0),
         channel: init_end,
         fifo,
@@ -155,7 +165,7 @@ fn set_up(
     let first = spawn(args, &mut route, spec, &parent_end, &mut children)?;
     phase("init cloned");
     let listener = loaded.seccomp.as_ref().and_then(Filter::listener);
-    let passes = Passes { console: console_target, listener };
+    let passes = Passes { console: plan.console.as_ref(), listener };
     let (init_pid, console) = converse(&parent_end, &route, spec, &container, first, cgroup.get(), &mut children, passes)?;
     phase("init ready");
 
@@ -205,23 +215,6 @@ impl Route {
             entered_cgroup: false,
         }
     }
-}
-
-/// The state poststop hooks see after a failed create.
-fn stopped_state(id: &str, bundle: &Path, rootfs: &Path, spec: &oci_spec::runtime::Spec) -> serde_json::Value {
-    let container = Container {
-        id: id.to_string(),
-        bundle: bundle.to_path_buf(),
-        rootfs: rootfs.to_path_buf(),
-        pid: 0,
-        pid_start: 0,
-        created: state::now_rfc3339(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        owner: String::new(),
-        cgroup: None,
-        hooks: None,
-    };
-    container.state_with(Status::Stopped, 0)
 }
 
 /// Clones the init, straight into its namespaces (and its cgroup, if it
