@@ -112,7 +112,7 @@ run_detached() {
     done
     try "$cli" run -d --name "$name" "${opts[@]}" "${RUNOPTS[@]}" "$IMAGE" sh -c "$2"
     if [ "$rc" != 0 ]; then
-        fail "$scenario" "$ENGINE run -d ${opts[*]}: rc=$rc $(oneline "$out")"
+        fail "$scenario" "$ENGINE run -d${opts[*]:+ ${opts[*]}}: rc=$rc $(oneline "$out")"
         return 1
     fi
 }
