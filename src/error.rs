@@ -1,6 +1,6 @@
-//! The error every command returns: one variant per module's error type, plus
-//! the lifecycle errors whose wording engines match ("container not running",
-//! "does not exist").
+//! The error every command returns: one variant per module's error type
+//! (the lifecycle errors, whose wording engines match, are
+//! `container::LifecycleError`; a config file's are `ConfigError`s).
 
 use std::path::PathBuf;
 
@@ -15,7 +15,11 @@ pub enum Error {
     #[error(transparent)]
     Namespace(#[from] crate::namespaces::NamespaceError),
     #[error(transparent)]
-    Sync(#[from] crate::sync::SyncError),
+    Launch(#[from] crate::launch::LaunchError),
+    #[error(transparent)]
+    Lifecycle(#[from] crate::container::LifecycleError),
+    #[error(transparent)]
+    Usage(#[from] crate::cli::UsageError),
     #[error(transparent)]
     Signal(#[from] crate::signal::BadSignal),
     #[error(transparent)]
@@ -26,12 +30,6 @@ pub enum Error {
     Seccomp(#[from] crate::security::seccomp::SeccompError),
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
-    /// The container's init (or an exec'd process) failed at a named step.
-    #[error("unable to start container process: {step}: {error}")]
-    Init { step: String, error: String },
-    /// A lifecycle rule was broken (wrong status, and the like).
-    #[error("{0}")]
-    Lifecycle(String),
     #[error("{op}: {source}")]
     Sys { op: String, source: Errno },
     #[error("{op} {}: {source}", path.display())]

@@ -70,6 +70,10 @@ impl Kind {
     }
 }
 
+/// The hooks the runtime runs itself during create, in its own namespaces,
+/// in this order, once the init has its mounts.
+pub const RUNTIME_CREATE: &[Kind] = &[Kind::Prestart, Kind::CreateRuntime];
+
 /// True if `hooks` has any hook of one of `kinds`.
 pub fn any(hooks: Option<&Hooks>, kinds: &[Kind]) -> bool {
     hooks.is_some_and(|h| kinds.iter().any(|k| !k.of(h).is_empty()))

@@ -7,7 +7,6 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::fmt::Display;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -17,8 +16,8 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::{Process, Spec};
 
 use crate::cgroups;
-use crate::container::create::RUNTIME_CREATE_HOOKS;
 use crate::hooks;
+use crate::launch::{ChildEnd, ChildSays, Exchange, InitFailure};
 use crate::namespaces::{self, NamespacePlan};
 use crate::process;
 use crate::rootfs::{self, RootfsPlan};
@@ -26,7 +25,6 @@ use crate::security::capabilities::CapabilityPlan;
 use crate::security::lsm;
 use crate::security::seccomp::{self, Filter};
 use crate::state::Status;
-use crate::sync::{Channel, FromInit, ToInit};
 use crate::sys::{self, Forked};
 use crate::terminal;
 
@@ -40,7 +38,8 @@ pub struct InitArgs<'a> {
     /// The container's state, for the hooks the init runs (it fills in
     /// status and pid).
     pub state: serde_json::Value,
-    pub channel: Channel,
+    /// The init's end of the launch conversation.
+    pub channel: ChildEnd,
     /// An O_PATH fd of the state directory's exec.fifo.
     pub fifo: OwnedFd,
     pub no_pivot: bool,
@@ -53,31 +52,27 @@ pub struct InitArgs<'a> {
     pub cgroup_entry: Option<cgroups::Entry>,
 }
 
-/// A failed step: its name and what went wrong.
-pub struct Failure {
-    step: &'static str,
-    error: String,
-}
+type Failure = InitFailure;
 
-impl Display for Failure {
-    /// As the parent shows it (`Error::Init`).
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unable to start container process: {}: {}", self.step, self.error)
-    }
-}
-
+/// Names the step a result belongs to: its failure is reported with the
+/// step's name and the errno behind it.
 trait Step<T> {
     fn step(self, name: &'static str) -> Result<T, Failure>;
 }
 
-impl<T, E: Display> Step<T> for Result<T, E> {
+impl<T, E: std::error::Error + 'static> Step<T> for Result<T, E> {
     fn step(self, name: &'static str) -> Result<T, Failure> {
         timeline::mark(name);
-        self.map_err(|e| Failure {
-            step: name,
-            error: e.to_string(),
-        })
+        self.map_err(|e| InitFailure::of(name, &e))
     }
+}
+
+/// A sysctl the init could not write.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+struct SysctlError {
+    path: String,
+    source: std::io::Error,
 }
 
 /// When each step of the init ended, sent to the parent with `Ready` so
@@ -113,7 +108,7 @@ pub fn main(mut args: InitArgs<'_>) -> ! {
     let outcome = non_dumpable()
         .and_then(|()| join_cgroup(args.cgroup_entry.as_ref()))
         .and_then(|()| args.namespaces.join_paths(false).step("join namespaces"))
-        .and_then(|()| map_user_namespace(&args))
+        .and_then(|()| map_user_namespace(&mut args))
         .and_then(|()| run(&mut args));
     report_and_exit(&args.channel, outcome)
 }
@@ -124,16 +119,17 @@ pub fn main(mut args: InitArgs<'_>) -> ! {
 /// which is born in the new pid and time namespaces.
 pub fn intermediate_main(mut args: InitArgs<'_>) -> ! {
     timeline::start();
-    let entered = non_dumpable().and_then(|()| enter_step_by_step(&args));
+    let entered = non_dumpable().and_then(|()| enter_step_by_step(&mut args));
     let outcome = match entered.and_then(|()| sys::fork_into(0).step("fork init")) {
         Ok(Forked::Parent(pid)) => {
-            let sent = args.channel.send(&FromInit::InitPid(pid.as_raw())).step("report init pid");
+            let sent = args.channel.tell(&ChildSays::InitPid(pid.as_raw())).step("report init pid");
             match sent {
                 Ok(()) => sys::exit_now(0),
                 Err(failure) => Err(failure),
             }
         }
-        Ok(Forked::Child) => run(&mut args),
+        // The intermediate says our pid, once we exist.
+        Ok(Forked::Child) => args.channel.passed(Exchange::InitPid).step("report init pid").and_then(|()| run(&mut args)),
         Err(failure) => Err(failure),
     };
     report_and_exit(&args.channel, outcome)
@@ -145,7 +141,8 @@ pub struct ExecArgs<'a> {
     /// The container's namespaces (all but pid and time, which the parent
     /// entered for its children before the fork).
     pub namespaces: NamespacePlan,
-    pub channel: Channel,
+    /// The process's end of the launch conversation.
+    pub channel: ChildEnd,
     pub seccomp: Option<&'a seccomp::Filter>,
     pub preserve_fds: i32,
     /// The container's cgroup, which the process joins itself (v1) or was
@@ -162,11 +159,9 @@ pub fn exec_main(mut args: ExecArgs<'_>) -> ! {
         join_cgroup(args.cgroup_entry.as_ref())?;
         args.namespaces.join_paths(false).step("join the container's namespaces")?;
         args.namespaces.close();
-        args.channel
-            .expect("Placed", |m| matches!(m, ToInit::Placed))
-            .step("wait for cgroup placement")?;
-        set_up_terminal(args.process, &args.channel, false)?;
-        let (executable, exec) = become_process(args.process, args.seccomp, &args.channel)?;
+        args.channel.wait_for(Exchange::Placed).step("wait for cgroup placement")?;
+        set_up_terminal(args.process, &mut args.channel, false)?;
+        let (executable, exec) = become_process(args.process, args.seccomp, &mut args.channel)?;
         exec_process(&executable, exec, args.preserve_fds)
     })();
     report_and_exit(&args.channel, outcome)
@@ -189,41 +184,33 @@ fn non_dumpable() -> Result<(), Failure> {
     nix::sys::prctl::set_dumpable(false).step("make the process non-dumpable")
 }
 
-fn enter_step_by_step(args: &InitArgs<'_>) -> Result<(), Failure> {
-    let plan = &args.namespaces;
-    plan.join_paths(true).step("join namespaces")?;
-    if plan.creates(CloneFlags::CLONE_NEWUSER) {
+fn enter_step_by_step(args: &mut InitArgs<'_>) -> Result<(), Failure> {
+    args.namespaces.join_paths(true).step("join namespaces")?;
+    if args.namespaces.creates(CloneFlags::CLONE_NEWUSER) {
         namespaces::create(CloneFlags::CLONE_NEWUSER).step("create user namespace")?;
         map_user_namespace(args)?;
     }
-    let rest = plan.new - CloneFlags::CLONE_NEWUSER - CloneFlags::CLONE_NEWCGROUP;
-    if plan.creates(namespaces::time_flag()) {
+    let rest = args.namespaces.new - CloneFlags::CLONE_NEWUSER - CloneFlags::CLONE_NEWCGROUP;
+    if args.namespaces.creates(namespaces::time_flag()) {
         namespaces::create(namespaces::time_flag()).step("create time namespace")?;
         namespaces::write_time_offsets(args.spec).step("write time offsets")?;
     }
     namespaces::create(rest - namespaces::time_flag()).step("create namespaces")
 }
 
-fn report_and_exit(channel: &Channel, outcome: Result<Infallible, Failure>) -> ! {
+fn report_and_exit(channel: &ChildEnd, outcome: Result<Infallible, Failure>) -> ! {
     let Err(failure) = outcome;
-    let _ = channel.send(&FromInit::Failed {
-        step: failure.step.to_string(),
-        error: failure.error,
-    });
+    channel.fail(failure);
     sys::exit_now(1)
 }
 
 /// In a new user namespace, the parent writes the id maps; then the init
 /// becomes root of the namespace.
-fn map_user_namespace(args: &InitArgs<'_>) -> Result<(), Failure> {
+fn map_user_namespace(args: &mut InitArgs<'_>) -> Result<(), Failure> {
     if !args.namespaces.creates(CloneFlags::CLONE_NEWUSER) {
         return Ok(());
     }
-    let channel = &args.channel;
-    channel.send(&FromInit::WriteIdMaps).step("ask for id maps")?;
-    channel
-        .expect("IdMapsWritten", |m| matches!(m, ToInit::IdMapsWritten))
-        .step("wait for id maps")?;
+    args.channel.ask(Exchange::IdMaps, None).step("wait for id maps")?;
     let root_gid = nix::unistd::Gid::from_raw(0);
     let root_uid = nix::unistd::Uid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid).step("become root in the user namespace")?;
@@ -236,9 +223,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     let process = spec.process().as_ref().expect("validated: process is present");
     let plan = &args.namespaces;
 
-    args.channel
-        .expect("Placed", |m| matches!(m, ToInit::Placed))
-        .step("wait for cgroup placement")?;
+    args.channel.wait_for(Exchange::Placed).step("wait for cgroup placement")?;
     if plan.creates(CloneFlags::CLONE_NEWCGROUP) {
         namespaces::create(CloneFlags::CLONE_NEWCGROUP).step("create cgroup namespace")?;
     }
@@ -260,7 +245,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     rootfs::enter(&rootfs_plan).step("pivot root")?;
     // After the pivot (the container's /dev/ptmx), before finalize (which
     // may make /dev read-only), as in runc.
-    set_up_terminal(process, &args.channel, true)?;
+    set_up_terminal(process, &mut args.channel, true)?;
     write_sysctls(spec)?;
     rootfs::finalize(spec).step("finalize rootfs")?;
     args.namespaces.close();
@@ -278,19 +263,18 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
             lsm::set_keyring_label(None).step("set keyring label")?;
         }
     }
-    let (executable, exec) = become_process(process, args.seccomp, &args.channel)?;
+    let (executable, exec) = become_process(process, args.seccomp, &mut args.channel)?;
 
-    args.channel.send(&FromInit::Ready { timeline: timeline::take() }).step("report ready")?;
-    args.channel
-        .expect("Committed", |m| matches!(m, ToInit::Committed))
-        .step("wait for the parent to record the container")?;
+    args.channel.tell(&ChildSays::Ready { timeline: timeline::take() }).step("report ready")?;
+    args.channel.wait_for(Exchange::Committed).step("wait for the parent to record the container")?;
     let start = wait_for_start(&args.fifo)?;
     let started = run_hook_in_container(args, hooks::Kind::StartContainer, Status::Created);
     // `start` reads the fifo to its end: a failure here is its error; the
     // end of file when execve closes the fifo is its success.
     let outcome = started.and_then(|()| exec_process(&executable, exec, args.preserve_fds));
     if let Err(failure) = &outcome {
-        let _ = nix::unistd::write(&start, failure.to_string().as_bytes());
+        let report = serde_json::to_vec(failure).expect("a failure serialises");
+        let _ = nix::unistd::write(&start, &report);
     }
     outcome
 }
@@ -299,14 +283,8 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
 /// createRuntime hooks in the runtime's namespaces, then the init runs the
 /// createContainer hooks in the container's (their paths still resolve on
 /// the host: the root is not pivoted yet).
-fn run_create_hooks(args: &InitArgs<'_>) -> Result<(), Failure> {
-    let hooks = args.spec.hooks().as_ref();
-    if hooks::any(hooks, RUNTIME_CREATE_HOOKS) {
-        args.channel.send(&FromInit::RunCreateHooks).step("ask for createRuntime hooks")?;
-        args.channel
-            .expect("CreateHooksRan", |m| matches!(m, ToInit::CreateHooksRan))
-            .step("wait for createRuntime hooks")?;
-    }
+fn run_create_hooks(args: &mut InitArgs<'_>) -> Result<(), Failure> {
+    args.channel.ask(Exchange::CreateHooks, None).step("wait for createRuntime hooks")?;
     run_hook_in_container(args, hooks::Kind::CreateContainer, Status::Creating)
 }
 
@@ -328,7 +306,7 @@ fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status)
 /// parent passes it on: the console socket's path is the host's, which the
 /// init, pivoted or joined into the container, can no longer reach; and in
 /// the foreground it is husk itself that keeps the master.
-fn set_up_terminal(process: &Process, channel: &Channel, bind_console: bool) -> Result<(), Failure> {
+fn set_up_terminal(process: &Process, channel: &mut ChildEnd, bind_console: bool) -> Result<(), Failure> {
     if process.terminal() != Some(true) {
         return Ok(());
     }
@@ -336,19 +314,16 @@ fn set_up_terminal(process: &Process, channel: &Channel, bind_console: bool) -> 
     if bind_console {
         rootfs::bind_console(pty.slave.as_fd()).step("bind pty over /dev/console")?;
     }
-    channel.send_with_fd(&FromInit::Console, pty.master.as_fd()).step("send pty master")?;
+    channel.ask(Exchange::Console, Some(pty.master.as_fd())).step("pass the pty master on")?;
     // Our copy must not reach the container's program.
     drop(pty.master);
-    channel
-        .expect("ConsoleSent", |m| matches!(m, ToInit::ConsoleSent))
-        .step("wait for the pty master to be passed on")?;
     terminal::make_controlling(pty.slave, process.user().uid()).step("make the pty the controlling terminal")
 }
 
 /// The process's own attributes, shared by the container's init and by
 /// `exec`: rlimits, seccomp, capabilities, user, working directory and
 /// no_new_privs. Returns what execve needs.
-fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: &Channel) -> Result<(PathBuf, Exec), Failure> {
+fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: &mut ChildEnd) -> Result<(PathBuf, Exec), Failure> {
     process::set_rlimits(process).step("set rlimits")?;
     let exec = prepare_exec(process)?;
 
@@ -357,7 +332,7 @@ fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: 
     // reaches the parent (runc's two places).
     let no_new_privs = process.no_new_privileges() == Some(true);
     if !no_new_privs {
-        seccomp::install(filter, channel).step("load seccomp filter")?;
+        load_seccomp(filter, channel)?;
     }
     let capabilities = CapabilityPlan::new(process.capabilities().as_ref());
     capabilities.limit_bounding().step("limit bounding capabilities")?;
@@ -381,9 +356,18 @@ fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: 
     let executable = process::find_executable(&process.args().as_ref().expect("validated")[0], &exec.env_strings)
         .step("find executable")?;
     if no_new_privs {
-        seccomp::install(filter, channel).step("load seccomp filter")?;
+        load_seccomp(filter, channel)?;
     }
     Ok((executable, exec))
+}
+
+/// Loads the filter; one that notifies has its fd passed to the listener
+/// (by the parent, which can reach the listener's path).
+fn load_seccomp(filter: Option<&seccomp::Filter>, channel: &mut ChildEnd) -> Result<(), Failure> {
+    if let Some(notify) = seccomp::install(filter).step("load seccomp filter")? {
+        channel.ask(Exchange::SeccompListener, Some(notify.as_fd())).step("pass the seccomp notify fd on")?;
+    }
+    Ok(())
 }
 
 fn set_host_names(spec: &Spec) -> Result<(), Failure> {
@@ -402,9 +386,7 @@ fn write_sysctls(spec: &Spec) -> Result<(), Failure> {
     let sysctls = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
     for (key, value) in sysctls.into_iter().flatten() {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value)
-            .map_err(|e| format!("{path}: {e}"))
-            .step("write sysctl")?;
+        std::fs::write(&path, value).map_err(|source| SysctlError { path: path.clone(), source }).step("write sysctl")?;
     }
     Ok(())
 }

@@ -3,10 +3,12 @@
 mod activation;
 mod cgroups;
 mod cli;
+mod config_error;
 mod container;
 mod error;
 mod hooks;
 mod init;
+mod launch;
 mod logging;
 mod namespaces;
 mod process;
@@ -15,7 +17,6 @@ mod security;
 mod signal;
 mod spec;
 mod state;
-mod sync;
 mod sys;
 mod terminal;
 

@@ -193,8 +193,9 @@ impl NamespacePlan {
     /// Parent side, before the clone: pid and time namespaces apply to
     /// children only, so the parent enters them (or creates the time
     /// namespace and sets its offsets) and the init is born inside.
-    /// The returned guard puts the parent back.
-    pub fn enter_for_children(&self, spec: &Spec) -> Result<ChildrenGuard, NamespaceError> {
+    /// The returned guard puts the parent back. `spec` gives the offsets of
+    /// a new time namespace (an exec'd process creates none).
+    pub fn enter_for_children(&self, spec: Option<&Spec>) -> Result<ChildrenGuard, NamespaceError> {
         let mut guard = ChildrenGuard { restore: Vec::new() };
         for join in self.joins.iter().filter(|j| j.flag == CloneFlags::CLONE_NEWPID || j.flag == CLONE_NEWTIME) {
             guard.save(join.flag, &join.kind)?;
@@ -211,7 +212,9 @@ impl NamespacePlan {
                 kind: "time".into(),
                 source,
             })?;
-            write_time_offsets(spec)?;
+            if let Some(spec) = spec {
+                write_time_offsets(spec)?;
+            }
         }
         Ok(guard)
     }

@@ -13,9 +13,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::{self, CgroupPaths};
+use crate::security::seccomp::Filter;
 use crate::spec::OCI_VERSION;
 
 pub const STATE_FILE: &str = "state.json";
+/// What `exec` needs of the config (see `ExecDefaults`).
+pub const EXEC_DEFAULTS_FILE: &str = "exec.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +110,17 @@ impl Container {
     }
 }
 
+/// What `exec` needs of the config, kept at create so that it reads neither
+/// the bundle (which may have changed or gone) nor compiles the profile
+/// again: the container's process, whose fields `exec` lays its flags over,
+/// and the compiled seccomp filter. Apart from state.json, which `state`
+/// reads on every call and should stay small.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExecDefaults {
+    pub process: oci_spec::runtime::Process,
+    pub seccomp: Option<Filter>,
+}
+
 /// `--root`: where the containers' directories live.
 pub struct Store {
     root: PathBuf,
@@ -180,16 +194,32 @@ impl Store {
 
     /// Writes state.json atomically: readers see the old or the new file.
     pub fn save(&self, container: &Container) -> Result<(), StateError> {
-        let dir = self.dir(&container.id);
-        let path = dir.join(STATE_FILE);
-        let tmp = dir.join(".state.json.tmp");
+        self.write_file(&container.id, STATE_FILE, &serde_json::to_vec(container).expect("state serialises"))
+    }
+
+    pub fn save_exec_defaults(&self, id: &str, defaults: &ExecDefaults) -> Result<(), StateError> {
+        self.write_file(id, EXEC_DEFAULTS_FILE, &serde_json::to_vec(defaults).expect("a process serialises"))
+    }
+
+    pub fn load_exec_defaults(&self, id: &str) -> Result<ExecDefaults, StateError> {
+        validate_id(id)?;
+        let path = self.dir(id).join(EXEC_DEFAULTS_FILE);
+        let bytes = std::fs::read(&path).map_err(|source| StateError::Io { op: "read", path: path.clone(), source })?;
+        serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })
+    }
+
+    /// Writes a file of the container's directory atomically (beside it,
+    /// then renamed): readers see the old or the new file, never half.
+    fn write_file(&self, id: &str, name: &str, bytes: &[u8]) -> Result<(), StateError> {
+        let dir = self.dir(id);
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
         let io = |op| {
             let path = path.clone();
             move |source| StateError::Io { op, path, source }
         };
-        let bytes = serde_json::to_vec(container).expect("state serialises");
         let mut file = std::fs::File::create(&tmp).map_err(io("create"))?;
-        file.write_all(&bytes).map_err(io("write"))?;
+        file.write_all(bytes).map_err(io("write"))?;
         std::fs::rename(&tmp, &path).map_err(io("rename"))
     }
 

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use clap::Args;
 use oci_spec::runtime::{Capabilities, Capability, Process};
 
+use super::UsageError;
+use crate::config_error::ConfigError;
 use crate::container::exec::ExecOptions;
 use crate::error::{Error, Result};
-use crate::spec;
 use crate::state::Store;
 
 #[derive(Args, Debug)]
@@ -66,12 +67,12 @@ impl ExecArgs {
             Some(path) => {
                 let text = std::fs::read(path).map_err(Error::io("read", path))?;
                 serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&text))
-                    .map_err(|e| Error::Lifecycle(format!("{}: {}: {}", path.display(), e.path(), e.inner())))?
+                    .map_err(|e| UsageError::File(ConfigError::new(path, e.path().to_string(), e.inner().to_string())))?
             }
             None => self.overlay(store)?,
         };
         if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-            return Err(Error::Lifecycle("exec: no command given".into()));
+            return Err(UsageError::NoExecCommand.into());
         }
         Ok(ExecOptions {
             id: self.id.clone(),
@@ -84,11 +85,10 @@ impl ExecArgs {
         })
     }
 
-    /// The container's process with the command line and flags applied.
+    /// The container's process (as kept at create) with the command line
+    /// and flags applied.
     fn overlay(&self, store: &Store) -> Result<Process> {
-        let container = store.load(&self.id)?;
-        let loaded = spec::load(&container.bundle)?;
-        let mut process = loaded.spec.process().clone().unwrap_or_default();
+        let mut process = store.load_exec_defaults(&self.id)?.process;
         process.set_args(Some(self.command.clone()));
         // As runc: -t alone decides; the config's terminal is the init's.
         // (With -p, process.json's own `terminal` decides and -t is ignored.)
@@ -106,7 +106,10 @@ impl ExecArgs {
         let mut user = process.user().clone();
         if let Some(spec) = &self.user {
             let (uid, gid) = spec.split_once(':').unwrap_or((spec, ""));
-            let number = |s: &str| s.parse::<u32>().map_err(|_| Error::Lifecycle(format!("--user {spec:?}: expected uid[:gid]")));
+            let number = |s: &str| {
+                s.parse::<u32>()
+                    .map_err(|_| UsageError::Flag { flag: "user", value: spec.clone(), problem: "expected uid[:gid]".into() })
+            };
             user.set_uid(number(uid)?);
             if !gid.is_empty() {
                 user.set_gid(number(gid)?);
@@ -124,7 +127,7 @@ impl ExecArgs {
                 .iter()
                 .map(|name| {
                     serde_json::from_value::<Capability>(name.as_str().into())
-                        .map_err(|_| Error::Lifecycle(format!("--cap {name:?}: unknown capability")))
+                        .map_err(|_| Error::from(UsageError::Flag { flag: "cap", value: name.clone(), problem: "unknown capability".into() }))
                 })
                 .collect::<Result<_>>()?;
             let mut caps = process.capabilities().clone().unwrap_or_default();

@@ -9,10 +9,31 @@ mod exec;
 mod features;
 mod resources;
 
+use crate::config_error::ConfigError;
 use crate::container::{self, create::CreateOptions, run};
 use crate::error::{Error, Result};
 use crate::logging;
 use crate::state::Store;
+
+/// A command line husk cannot act on.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("no command given; see husk --help")]
+    NoCommand,
+    #[error("exec: no command given")]
+    NoExecCommand,
+    #[error("--systemd-cgroup: the systemd cgroup driver is not supported yet")]
+    SystemdCgroup,
+    #[error("File {} exists. Remove it first", .0.display())]
+    SpecExists(PathBuf),
+    #[error("--{flag} {value:?}: {problem}")]
+    Flag { flag: &'static str, value: String, problem: String },
+    /// A file given on the command line (process.json, --resources).
+    #[error(transparent)]
+    File(#[from] ConfigError),
+    #[error("ps {args}: {problem}")]
+    Ps { args: String, problem: String },
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "husk", about = "An OCI container runtime", disable_version_flag = true)]
@@ -158,14 +179,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         return Ok(0);
     }
     let Some(command) = cli.command else {
-        return Err(Error::Lifecycle("no command given; see husk --help".into()));
+        return Err(UsageError::NoCommand.into());
     };
     // Engines pass --systemd-cgroup to every verb; only the verbs that place
     // a container in a cgroup are affected by it, and those refuse it until
     // the systemd driver exists, rather than misreading "slice:prefix:name".
     let places_cgroup = matches!(command, Command::Create(_) | Command::Run { .. });
     if cli.systemd_cgroup && places_cgroup {
-        return Err(Error::Lifecycle("--systemd-cgroup: the systemd cgroup driver is not supported yet".into()));
+        return Err(UsageError::SystemdCgroup.into());
     }
     let store = Store::new(cli.root.clone());
     let mut warn = |message: &str| logging::warn(message);
@@ -229,7 +250,7 @@ fn run_container(store: &Store, args: &CreateArgs, detach: bool, keep: bool, war
         run::take_over_signals()?;
         // The init may be born to an intermediate process; it must still
         // end up our child for us to wait on it.
-        nix::sys::prctl::set_child_subreaper(true).map_err(Error::sys("become a subreaper"))?;
+        nix::sys::prctl::set_child_subreaper(true).map_err(container::LifecycleError::Subreaper)?;
     }
     let created = container::create::create(store, &create_options(args, detach), warn)?;
     if let Err(e) = container::start(store, &args.id, warn) {
@@ -314,7 +335,7 @@ fn format_table(rows: &[[String; 6]]) -> String {
 fn write_spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {
     let path = bundle.join(crate::spec::CONFIG_FILE);
     if path.exists() {
-        return Err(Error::Lifecycle(format!("File {} exists. Remove it first", path.display())));
+        return Err(UsageError::SpecExists(path).into());
     }
     let text = serde_json::to_string_pretty(&crate::spec::default_config(rootless)).expect("JSON serialises");
     std::fs::write(&path, text + "\n").map_err(Error::io("write", &path))

@@ -8,7 +8,10 @@ use clap::Args;
 use oci_spec::runtime::LinuxResources;
 use serde_json::{Value, json};
 
+use super::UsageError;
 use crate::cgroups::{self, Cgroup, convert::parse_size};
+use crate::config_error::ConfigError;
+use crate::container::LifecycleError;
 use crate::error::{Error, Result};
 use crate::state::{Container, Status, Store};
 
@@ -64,13 +67,13 @@ impl UpdateArgs {
                     std::fs::read_to_string(path).map(|t| text = t)
                 };
                 read.map_err(Error::io("read resources", path))?;
-                serde_json::from_str(&text).map_err(|e| Error::Lifecycle(format!("{}: {e}", path.display())))?
+                serde_json::from_str(&text).map_err(|e| UsageError::File(ConfigError::new(path, "(the resources)", e.to_string())))?
             }
         };
-        let size = |flag: &str, value: &Option<String>| -> Result<Option<i64>> {
+        let size = |flag: &'static str, value: &Option<String>| -> Result<Option<i64>, UsageError> {
             value
                 .as_deref()
-                .map(|v| parse_size(v).map_err(|e| Error::Lifecycle(format!("--{flag}: {e}"))))
+                .map(|v| parse_size(v).map_err(|e| UsageError::Flag { flag, value: v.to_string(), problem: e.to_string() }))
                 .transpose()
         };
         let mut set = |section: &str, key: &str, value: Option<Value>| {
@@ -100,13 +103,13 @@ impl UpdateArgs {
 fn live_cgroup(store: &Store, id: &str) -> Result<(Container, Box<dyn Cgroup>)> {
     let container = store.load(id)?;
     if matches!(store.status(&container), Status::Stopped | Status::Creating) {
-        return Err(Error::Lifecycle("container not running".into()));
+        return Err(LifecycleError::NotRunning.into());
     }
     let cgroup = container
         .cgroup
         .as_ref()
         .map(cgroups::open)
-        .ok_or_else(|| Error::Lifecycle(format!("container {id} has no cgroup")))?;
+        .ok_or_else(|| LifecycleError::NoCgroup(id.to_string()))?;
     Ok((container, cgroup))
 }
 
@@ -114,7 +117,7 @@ pub fn update(store: &Store, args: &UpdateArgs) -> Result<()> {
     let (_, cgroup) = live_cgroup(store, &args.id)?;
     let value = args.to_json()?;
     let resources: LinuxResources = serde_path_to_error::deserialize(value)
-        .map_err(|e| Error::Lifecycle(format!("resources: {}: {}", e.path(), e.inner())))?;
+        .map_err(|e| UsageError::File(ConfigError::new("resources", e.path().to_string(), e.inner().to_string())))?;
     Ok(cgroup.apply(&resources)?)
 }
 
@@ -131,7 +134,8 @@ pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<(
         .output()
         .map_err(Error::io("run", "ps"))?;
     if !output.status.success() {
-        return Err(Error::Lifecycle(format!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim())));
+        let problem = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        return Err(UsageError::Ps { args: args.join(" "), problem }.into());
     }
     let text = String::from_utf8_lossy(&output.stdout);
     let mut lines = text.lines();
@@ -139,7 +143,7 @@ pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<(
     let column = header
         .split_whitespace()
         .position(|c| c == "PID")
-        .ok_or_else(|| Error::Lifecycle(format!("ps {}: no PID column", args.join(" "))))?;
+        .ok_or_else(|| UsageError::Ps { args: args.join(" "), problem: "no PID column".into() })?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{header}");
     for line in lines {

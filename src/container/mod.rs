@@ -1,14 +1,13 @@
 //! The container lifecycle after `create`: start, kill, delete, and the
 //! foreground wait of `run`.
 
-pub mod console;
 pub mod create;
 pub mod exec;
-mod parent;
 pub mod proxy;
 pub mod run;
 
 use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -18,9 +17,65 @@ use nix::sys::stat::Mode;
 
 use crate::activation::{self, NotifySocket};
 use crate::cgroups;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hooks;
+use crate::launch::InitFailure;
 use crate::state::{self, Container, EXEC_FIFO, Status, Store};
+
+/// A lifecycle rule broken, or a container that did not do what its
+/// status promised. The words are runc's where engines match them.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("container not running")]
+    NotRunning,
+    #[error("cannot start an already running container")]
+    StartRunning,
+    #[error("cannot start a container that has stopped")]
+    StartStopped,
+    #[error("cannot start a container that is still being created")]
+    StartCreating,
+    #[error("container init exited before start")]
+    InitExitedBeforeStart,
+    #[error("container init exited during create")]
+    InitExitedDuringCreate,
+    #[error("cannot exec in a stopped container")]
+    ExecStopped,
+    #[error("cannot exec in a created container: start it first (until then its init is husk's own binary)")]
+    ExecCreated,
+    #[error("cannot exec in a paused container (use --ignore-paused to override)")]
+    ExecPaused,
+    #[error("exec: {field}: {problem}")]
+    ExecProcess { field: String, problem: String },
+    #[error("cannot delete container {id} that is not stopped: {}", status.as_str())]
+    DeleteNotStopped { id: String, status: Status },
+    #[error("cannot {verb} a container that is {}", status.as_str())]
+    CannotPauseResume { verb: &'static str, status: Status },
+    #[error("container {0} has no cgroup")]
+    NoCgroup(String),
+    #[error("container {0} did not die after SIGKILL")]
+    DidNotDie(String),
+    #[error("lost track of the container's init")]
+    LostInit,
+    #[error("{op} {}: {source}", path.display())]
+    ExecFifo { op: &'static str, path: PathBuf, source: Errno },
+    #[error("write pid file {}: {source}", path.display())]
+    PidFile { path: PathBuf, source: std::io::Error },
+    #[error("kill {pid} with signal {signal}: {source}")]
+    Kill { pid: i32, signal: i32, source: Errno },
+    #[error("become a subreaper: {0}")]
+    Subreaper(Errno),
+}
+
+/// Written beside and renamed, so a reader never sees a partial pid.
+pub fn write_pid_file(path: &Path, pid: nix::unistd::Pid) -> Result<(), LifecycleError> {
+    let tmp = path.with_extension("husk-tmp");
+    let fail = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| LifecycleError::PidFile { path, source }
+    };
+    std::fs::write(&tmp, pid.to_string()).map_err(fail(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(fail(path))
+}
 
 /// Lets a created container's init exec its command. With NOTIFY_SOCKET
 /// set, returns once the service in it reported ready (or exited).
@@ -28,11 +83,9 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
     let container = store.load(id)?;
     match store.status(&container) {
         Status::Created => {}
-        Status::Running | Status::Paused => {
-            return Err(Error::Lifecycle("cannot start an already running container".into()));
-        }
-        Status::Stopped => return Err(Error::Lifecycle("cannot start a container that has stopped".into())),
-        Status::Creating => return Err(Error::Lifecycle("cannot start a container that is still being created".into())),
+        Status::Running | Status::Paused => return Err(LifecycleError::StartRunning.into()),
+        Status::Stopped => return Err(LifecycleError::StartStopped.into()),
+        Status::Creating => return Err(LifecycleError::StartCreating.into()),
     }
     let notify = activation::host_notify_socket().map(|host| NotifySocket::new(&host, &store.dir(id)));
     let notify_socket = match &notify {
@@ -44,27 +97,31 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
     // blocked open(O_WRONLY) returns as soon as we are there.
     let fifo = match nix::fcntl::open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty()) {
         Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Err(Error::Lifecycle("cannot start an already running container".into())),
-        Err(e) => return Err(Error::sys(format!("open {}", fifo_path.display()))(e)),
+        Err(Errno::ENOENT) => return Err(LifecycleError::StartRunning.into()),
+        Err(source) => return Err(LifecycleError::ExecFifo { op: "open", path: fifo_path, source }.into()),
     };
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::from(100u16)) {
             Ok(0) | Err(Errno::EINTR) => {
                 if !state::process_alive(container.pid, container.pid_start) {
-                    return Err(Error::Lifecycle("container init exited before start".into()));
+                    return Err(LifecycleError::InitExitedBeforeStart.into());
                 }
             }
             Ok(_) => break,
-            Err(e) => return Err(Error::sys("poll exec fifo")(e)),
+            Err(source) => return Err(LifecycleError::ExecFifo { op: "poll", path: fifo_path, source }.into()),
         }
     }
-    let report = read_to_end(&fifo)?;
-    std::fs::remove_file(&fifo_path).map_err(Error::io("remove", &fifo_path))?;
+    let report = read_to_end(&fifo, &fifo_path)?;
+    std::fs::remove_file(&fifo_path).map_err(|e| LifecycleError::ExecFifo { op: "remove", path: fifo_path.clone(), source: io_errno(&e) })?;
     match report.split_first() {
         Some((b'0', [])) => {}
-        Some((b'0', failure)) => return Err(Error::Lifecycle(String::from_utf8_lossy(failure).into_owned())),
-        _ => return Err(Error::Lifecycle("container init exited before start".into())),
+        // The init's failure, as it would have told `create`.
+        Some((b'0', failure)) => match serde_json::from_slice::<InitFailure>(failure) {
+            Ok(failure) => return Err(crate::launch::LaunchError::Init(failure).into()),
+            Err(_) => return Err(LifecycleError::InitExitedBeforeStart.into()),
+        },
+        _ => return Err(LifecycleError::InitExitedBeforeStart.into()),
     }
     // The program runs: poststart hooks, in our namespaces. If one fails,
     // the container is stopped (the spec's lifecycle, step 9).
@@ -81,10 +138,15 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
     Ok(())
 }
 
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
 /// The init's answer on the exec fifo: "0" when it goes, then either the
-/// error of a step after that (startContainer hooks, execve) or nothing,
-/// the fifo closing when execve succeeds (it is close-on-exec).
-fn read_to_end(fifo: &std::os::fd::OwnedFd) -> Result<Vec<u8>> {
+/// failure of a step after that (startContainer hooks, execve) as JSON, or
+/// nothing, the fifo closing when execve succeeds (it is close-on-exec).
+fn read_to_end(fifo: &std::os::fd::OwnedFd, path: &Path) -> Result<Vec<u8>> {
+    let fail = |op: &'static str| move |source| LifecycleError::ExecFifo { op, path: path.to_path_buf(), source };
     let mut report = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -95,11 +157,11 @@ fn read_to_end(fifo: &std::os::fd::OwnedFd) -> Result<Vec<u8>> {
                 let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
                 match poll(&mut fds, PollTimeout::NONE) {
                     Ok(_) | Err(Errno::EINTR) => {}
-                    Err(e) => return Err(Error::sys("poll exec fifo")(e)),
+                    Err(e) => return Err(fail("poll")(e).into()),
                 }
             }
             Err(Errno::EINTR) => {}
-            Err(e) => return Err(Error::sys("read exec fifo")(e)),
+            Err(e) => return Err(fail("read")(e).into()),
         }
     }
 }
@@ -108,7 +170,7 @@ fn read_to_end(fifo: &std::os::fd::OwnedFd) -> Result<Vec<u8>> {
 pub fn signal(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     let container = store.load(id)?;
     if matches!(store.status(&container), Status::Stopped | Status::Creating) {
-        return Err(Error::Lifecycle("container not running".into()));
+        return Err(LifecycleError::NotRunning.into());
     }
     if all && let Some(paths) = &container.cgroup {
         return Ok(cgroups::open(paths).signal_all(signal)?);
@@ -116,7 +178,7 @@ pub fn signal(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     let targets = if all { container_processes(&container) } else { vec![container.pid] };
     for pid in targets {
         crate::sys::kill_raw(pid, signal).or_else(|e| if e == Errno::ESRCH { Ok(()) } else { Err(e) })
-            .map_err(Error::sys(format!("kill {pid} with signal {signal}")))?;
+            .map_err(|source| LifecycleError::Kill { pid, signal, source })?;
     }
     Ok(())
 }
@@ -168,10 +230,7 @@ pub fn delete(store: &Store, id: &str, force: bool, warn: &mut dyn FnMut(&str)) 
         Status::Created => kill_and_wait(&container)?,
         Status::Running | Status::Paused if force => kill_and_wait(&container)?,
         status @ (Status::Running | Status::Paused) => {
-            return Err(Error::Lifecycle(format!(
-                "cannot delete container {id} that is not stopped: {}",
-                status.as_str()
-            )));
+            return Err(LifecycleError::DeleteNotStopped { id: id.to_string(), status }.into());
         }
     }
     if let Some(paths) = &container.cgroup {
@@ -192,9 +251,9 @@ pub fn set_paused(store: &Store, id: &str, paused: bool) -> Result<()> {
     let expected = if paused { Status::Running } else { Status::Paused };
     if status != expected {
         let verb = if paused { "pause" } else { "resume" };
-        return Err(Error::Lifecycle(format!("cannot {verb} a container that is {}", status.as_str())));
+        return Err(LifecycleError::CannotPauseResume { verb, status }.into());
     }
-    let paths = container.cgroup.as_ref().ok_or_else(|| Error::Lifecycle(format!("container {id} has no cgroup")))?;
+    let paths = container.cgroup.as_ref().ok_or_else(|| LifecycleError::NoCgroup(id.to_string()))?;
     Ok(cgroups::open(paths).set_frozen(paused)?)
 }
 
@@ -213,7 +272,7 @@ fn kill_and_wait(container: &Container) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while state::process_alive(container.pid, container.pid_start) {
         if Instant::now() > deadline {
-            return Err(Error::Lifecycle(format!("container {} did not die after SIGKILL", container.id)));
+            return Err(LifecycleError::DidNotDie(container.id.clone()).into());
         }
         std::thread::sleep(Duration::from_millis(2));
     }

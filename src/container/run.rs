@@ -61,7 +61,7 @@ pub(super) fn reap(init: Pid) -> Result<Option<i32>> {
             Ok(_) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(nix::errno::Errno::ECHILD) => {
-                return Err(Error::Lifecycle("lost track of the container's init".into()));
+                return Err(super::LifecycleError::LostInit.into());
             }
             Err(e) => return Err(Error::sys("waitpid")(e)),
         }

@@ -39,7 +39,7 @@
 //! it to `listenerPath` with the container process state, as runc does.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::errno::Errno;
@@ -49,8 +49,8 @@ use oci_spec::runtime::{
 };
 
 use super::syscalls::{self, Table};
-use crate::state::Container;
-use crate::sync::{Channel, FromInit, SyncError, ToInit};
+use serde::{Deserialize, Serialize};
+
 use crate::sys;
 
 // Filter return values (linux/seccomp.h).
@@ -103,7 +103,7 @@ fn arg_offsets(index: u8) -> (u32, u32) {
 }
 
 /// One classic BPF instruction, laid out like `struct sock_filter`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Insn {
     code: u16,
     jt: u8,
@@ -143,8 +143,6 @@ fn invalid<T>(field: impl Into<String>, message: impl Into<String>) -> Result<T,
 pub enum SeccompError {
     #[error("seccomp(SECCOMP_SET_MODE_FILTER, {flags}): {source}")]
     Load { flags: String, source: Errno },
-    #[error(transparent)]
-    Sync(#[from] SyncError),
     #[error("seccomp listener {}: {op}: {source}", path.display())]
     Listener {
         path: PathBuf,
@@ -154,14 +152,15 @@ pub enum SeccompError {
 }
 
 /// Where the notify fd goes: `listenerPath` and `listenerMetadata`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Listener {
     path: PathBuf,
     metadata: Option<String>,
 }
 
-/// A compiled profile: made by the parent, loaded by the init.
-#[derive(Debug, Clone)]
+/// A compiled profile: made by `create`, kept in the state for `exec`,
+/// loaded by the init and by exec'd processes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Filter {
     program: Vec<Insn>,
     flags: u32,
@@ -707,15 +706,16 @@ fn describe_flags(flags: u32) -> String {
     if set.is_empty() { "0".into() } else { set.join("|") }
 }
 
-/// In the init: loads the filter, if there is one. With a listener, passes
-/// the notify fd to `create` and waits until it reached the listener.
+/// In the init or an exec'd process: loads the filter, if there is one.
+/// Returns the notify fd of a filter that notifies, which the process
+/// sends to the parent for the listener.
 ///
 /// Without no_new_privs this needs CAP_SYS_ADMIN, so the init calls it
 /// before dropping capabilities; with no_new_privs, as late as a failure can
 /// still be reported to `create`.
-pub fn install(filter: Option<&Filter>, channel: &Channel) -> Result<(), SeccompError> {
+pub fn install(filter: Option<&Filter>) -> Result<Option<OwnedFd>, SeccompError> {
     let Some(filter) = filter else {
-        return Ok(());
+        return Ok(None);
     };
     let program: Vec<libc::sock_filter> = filter
         .program
@@ -727,60 +727,54 @@ pub fn install(filter: Option<&Filter>, channel: &Channel) -> Result<(), Seccomp
             k: i.k,
         })
         .collect();
-    let notify = sys::seccomp_set_mode_filter(&program, filter.flags).map_err(|source| SeccompError::Load {
+    sys::seccomp_set_mode_filter(&program, filter.flags).map_err(|source| SeccompError::Load {
         flags: describe_flags(filter.flags),
         source,
-    })?;
-    if let Some(fd) = notify {
-        channel.send_with_fd(&FromInit::SeccompListener, fd.as_fd())?;
-        channel.expect("SeccompListenerSent", |m| matches!(m, ToInit::SeccompListenerSent))?;
-    }
-    Ok(())
+    })
 }
 
-/// In `create`: sends the notify fd to the listener with the container
-/// process state (`"fds": ["seccompFd"]`), in one connection, the fd with
-/// the first bytes.
-pub fn send_to_listener(listener: &Listener, notify_fd: BorrowedFd<'_>, container: &Container, pid: i32) -> Result<(), SeccompError> {
-    use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr, connect, send, socket};
-    let fail = |op: &'static str| {
-        let path = listener.path.clone();
-        move |source| SeccompError::Listener { path, op, source }
-    };
-    let mut state = serde_json::json!({
-        "ociVersion": crate::spec::OCI_VERSION,
-        "id": container.id,
-        "status": "creating",
-        "pid": pid,
-        "bundle": container.bundle,
-    });
-    if !container.annotations.is_empty() {
-        state["annotations"] = serde_json::json!(container.annotations);
-    }
-    let mut message = serde_json::json!({
-        "ociVersion": crate::spec::OCI_VERSION,
-        "fds": ["seccompFd"],
-        "pid": pid,
-        "state": state,
-    });
-    if let Some(metadata) = &listener.metadata {
-        message["metadata"] = metadata.as_str().into();
-    }
-    let bytes = serde_json::to_vec(&message).expect("a JSON value serialises");
-
-    let sock = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(fail("socket"))?;
-    let addr = UnixAddr::new(&listener.path).map_err(fail("address"))?;
-    connect(sock.as_raw_fd(), &addr).map_err(fail("connect"))?;
-    let sent = sys::send_with_fd(sock.as_fd(), &bytes, notify_fd).map_err(fail("send"))?;
-    let mut rest = &bytes[sent..];
-    while !rest.is_empty() {
-        match send(sock.as_raw_fd(), rest, MsgFlags::MSG_NOSIGNAL) {
-            Ok(n) => rest = &rest[n..],
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(fail("send")(e)),
+impl Listener {
+    /// In the parent: sends the notify fd to the listener with the
+    /// container process state (`"fds": ["seccompFd"]`), in one connection,
+    /// the fd with the first bytes. `state` is the container's state; the
+    /// spec's fields of it are sent.
+    pub fn send(&self, notify_fd: BorrowedFd<'_>, state: &serde_json::Value, pid: i32) -> Result<(), SeccompError> {
+        use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr, connect, send, socket};
+        let fail = |op: &'static str| {
+            let path = self.path.clone();
+            move |source| SeccompError::Listener { path, op, source }
+        };
+        let mut spec_state = serde_json::Map::new();
+        for key in ["ociVersion", "id", "status", "pid", "bundle", "annotations"] {
+            if let Some(value) = state.get(key) {
+                spec_state.insert(key.to_string(), value.clone());
+            }
         }
+        let mut message = serde_json::json!({
+            "ociVersion": crate::spec::OCI_VERSION,
+            "fds": ["seccompFd"],
+            "pid": pid,
+            "state": spec_state,
+        });
+        if let Some(metadata) = &self.metadata {
+            message["metadata"] = metadata.as_str().into();
+        }
+        let bytes = serde_json::to_vec(&message).expect("a JSON value serialises");
+
+        let sock = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(fail("socket"))?;
+        let addr = UnixAddr::new(&self.path).map_err(fail("address"))?;
+        connect(sock.as_raw_fd(), &addr).map_err(fail("connect"))?;
+        let sent = sys::send_with_fd(sock.as_fd(), &bytes, notify_fd).map_err(fail("send"))?;
+        let mut rest = &bytes[sent..];
+        while !rest.is_empty() {
+            match send(sock.as_raw_fd(), rest, MsgFlags::MSG_NOSIGNAL) {
+                Ok(n) => rest = &rest[n..],
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(fail("send")(e)),
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

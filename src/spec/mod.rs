@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{Capability, Spec};
 use serde_json::Value;
 
+use crate::config_error::ConfigError;
 use crate::security::seccomp;
 
 pub use default::{OCI_VERSION, default_config};
@@ -34,12 +35,8 @@ pub enum SpecError {
         column: usize,
         message: String,
     },
-    #[error("{file}: {field}: {message}")]
-    Field {
-        file: PathBuf,
-        field: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Field(#[from] ConfigError),
 }
 
 /// A loaded, validated configuration and the warnings met on the way.
@@ -72,16 +69,12 @@ pub fn parse(bytes: &[u8], file: PathBuf, bundle: &Path) -> Result<Loaded, SpecE
         message: strip_position(&e.to_string()),
     })?;
     let mut warnings = drop_unknown_capabilities(&mut value);
-    let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| SpecError::Field {
-        file: file.clone(),
-        field: e.path().to_string(),
-        message: friendly_serde_message(&e.path().to_string(), &e.inner().to_string()),
+    let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let problem = friendly_serde_message(&field, &e.inner().to_string());
+        ConfigError::new(&file, field, problem)
     })?;
-    let field_error = |field: String, message: String| SpecError::Field {
-        file: file.clone(),
-        field,
-        message,
-    };
+    let field_error = |field: String, problem: String| SpecError::Field(ConfigError::new(&file, field, problem));
     validate::validate(&spec, bundle, &mut warnings)
         .map_err(|(field, message)| field_error(field, message))?;
     // Compiled once, here: its errors then fail `create` before anything is
