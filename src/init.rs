@@ -19,6 +19,7 @@ use oci_spec::runtime::{Process, Spec};
 use crate::cgroups;
 use crate::container::create::RUNTIME_CREATE_HOOKS;
 use crate::hooks;
+use crate::host::HostFacts;
 use crate::namespaces::{self, NamespacePlan};
 use crate::process;
 use crate::rootfs::{self, RootfsPlan};
@@ -51,6 +52,9 @@ pub struct InitArgs<'a> {
     /// When the init enters its v1 cgroups itself (the parent cloned it
     /// into the cgroup2 part, if any): see cgroups::Entry.
     pub cgroup_entry: Option<cgroups::Entry>,
+    /// The host as `create` read it, and the container's cgroup.
+    pub host: &'a HostFacts,
+    pub cgroup: Option<&'a cgroups::CgroupPaths>,
 }
 
 /// A failed step: its name and what went wrong.
@@ -254,6 +258,8 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
         user_ns: plan.creates(CloneFlags::CLONE_NEWUSER),
         cgroup_ns: plan.creates(CloneFlags::CLONE_NEWCGROUP),
         no_pivot: args.no_pivot,
+        host: args.host,
+        cgroup: args.cgroup,
     };
     rootfs::prepare(&rootfs_plan).step("prepare rootfs")?;
     run_create_hooks(args)?;

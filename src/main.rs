@@ -6,6 +6,7 @@ mod cli;
 mod container;
 mod error;
 mod hooks;
+mod host;
 mod init;
 mod logging;
 mod namespaces;

@@ -3,47 +3,77 @@
 //! serves the controllers v1 does not mount (hugetlb on some hosts) and the
 //! raw `unified` keys.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
 use super::convert::{limit_or_max, unless_zero};
+use crate::host::{CgroupMode, HostFacts};
+
 use super::{CGROUP_ROOT, Cgroup, CgroupError, Entry, Result, devices, keyed, procs, read, read_u64, write};
 
 pub struct V1 {
     pub dirs: BTreeMap<String, PathBuf>,
 }
 
-/// The mounted hierarchies: (name under /sys/fs/cgroup, mount point, key of
-/// /proc/self/cgroup). Read from mountinfo, not assumed.
-pub fn hierarchies() -> Vec<(String, PathBuf, String)> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut found = Vec::new();
-    for line in mountinfo.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else { continue };
-        let (mount_point, fstype, super_opts) = (fields[4], fields[sep + 1], fields.get(sep + 3).copied().unwrap_or(""));
-        let mount = PathBuf::from(mount_point);
-        if mount.parent() != Some(Path::new(CGROUP_ROOT)) {
-            continue;
-        }
-        let name = mount.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let key = match fstype {
-            "cgroup2" => String::new(),
-            "cgroup" => {
-                let mut controllers: Vec<&str> = super_opts
-                    .split(',')
-                    .filter(|o| *o != "rw" && *o != "ro" && !o.starts_with("release_agent") && *o != "clone_children" && *o != "noprefix")
-                    .collect();
-                controllers.sort();
-                controllers.join(",")
-            }
-            _ => continue,
-        };
-        found.push((name, mount, key));
+/// One cgroup hierarchy mounted under /sys/fs/cgroup on a v1 or hybrid
+/// host (the cgroup2 tree of a hybrid host is one of them, `unified`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// The mount point's name: `memory`, `cpu,cpuacct`, `systemd`, `unified`.
+    pub name: String,
+    pub mount_point: PathBuf,
+    /// Its controllers, sorted, as mount options name them (`cpu`,
+    /// `cpuacct`; `name=systemd`); empty for cgroup2.
+    pub controllers: Vec<String>,
+    /// husk's own cgroup in it, relative to what the mount shows (its root,
+    /// in mountinfo, is not always the hierarchy's).
+    pub own_path: Option<String>,
+}
+
+/// The hierarchies of a v1 or hybrid host, from its mount table (none on a
+/// v2 host).
+pub fn hierarchies(host: &HostFacts) -> Vec<Hierarchy> {
+    if host.cgroup_mode == CgroupMode::V2 {
+        return Vec::new();
     }
-    found
+    let known: BTreeSet<&str> = host.v1_controller_names().collect();
+    host.cgroup_mounts()
+        .map(|mount| {
+            let mut controllers: Vec<String> = if mount.fs_type == "cgroup2" {
+                Vec::new()
+            } else {
+                mount
+                    .super_options
+                    .iter()
+                    .map(|(key, value)| match value {
+                        Some(v) if key == "name" => format!("name={v}"),
+                        _ => key.clone(),
+                    })
+                    .filter(|option| known.contains(option.as_str()))
+                    .collect()
+            };
+            controllers.sort();
+            let own_path = host.own_cgroup(&controllers).map(|own| relative_to_mount(own, &mount.root));
+            Hierarchy {
+                name: mount.mount_point.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                mount_point: mount.mount_point.clone(),
+                controllers,
+                own_path,
+            }
+        })
+        .collect()
+}
+
+/// A cgroup path of /proc/self/cgroup (from the hierarchy's root) as a path
+/// under a mount of the hierarchy whose root is `mount_root` (a container's
+/// bind of its own cgroup shows `/docker/…` as root).
+pub fn relative_to_mount(own: &str, mount_root: &str) -> String {
+    match Path::new(own).strip_prefix(mount_root) {
+        Ok(rest) => format!("/{}", rest.display()),
+        Err(_) => own.to_string(),
+    }
 }
 
 impl V1 {
@@ -409,5 +439,49 @@ mod tests {
         assert_eq!(entry.clone_into, Some(PathBuf::from("/sys/fs/cgroup/unified/c")));
         let files: Vec<_> = entry.tasks_files.iter().map(|p| p.display().to_string()).collect();
         assert_eq!(files, ["/sys/fs/cgroup/cpu/c/tasks", "/sys/fs/cgroup/memory/c/tasks", "/sys/fs/cgroup/freezer/c/tasks"]);
+    }
+}
+
+#[cfg(test)]
+mod discovery_tests {
+    use super::*;
+    use crate::host::recorded;
+
+    #[test]
+    fn hierarchies_of_the_hybrid_host() {
+        let found = hierarchies(&recorded::v1_hybrid());
+        let summary: Vec<(String, String)> = found.iter().map(|h| (h.name.clone(), h.controllers.join(","))).collect();
+        let want: Vec<(String, String)> = [
+            ("cpu", "cpu"), ("cpuacct", "cpuacct"), ("cpuset", "cpuset"), ("memory", "memory"), ("devices", "devices"),
+            ("freezer", "freezer"), ("blkio", "blkio"), ("pids", "pids"), ("systemd", "name=systemd"), ("unified", ""),
+        ]
+        .iter()
+        .map(|(n, c)| (n.to_string(), c.to_string()))
+        .collect();
+        assert_eq!(summary, want);
+        let memory = found.iter().find(|h| h.name == "memory").unwrap();
+        assert_eq!(memory.mount_point, Path::new("/sys/fs/cgroup/memory"));
+        assert!(memory.own_path.as_deref().is_some_and(|p| p.starts_with("/process_api/")));
+        assert!(found.iter().filter(|h| h.name != "memory").all(|h| h.own_path.as_deref() == Some("/")));
+    }
+
+    #[test]
+    fn a_v2_host_has_no_v1_hierarchies() {
+        assert!(hierarchies(&recorded::v2()).is_empty());
+    }
+
+    #[test]
+    fn mount_options_that_are_not_controllers_are_left_out() {
+        let mountinfo = "20 1 0:1 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n\
+                         21 20 0:2 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,clone_children,cpu,cpuacct\n\
+                         22 20 0:3 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,release_agent=/x,name=systemd\n\
+                         23 1 0:4 / /elsewhere rw - cgroup cgroup rw,pids\n";
+        let host = HostFacts::from_recorded(mountinfo, "3:pids:/\n2:cpu,cpuacct:/a\n1:name=systemd:/b\n", false).unwrap();
+        let found = hierarchies(&host);
+        assert_eq!(found.len(), 2, "only mounts under /sys/fs/cgroup: {found:?}");
+        assert_eq!(found[0].controllers, ["cpu", "cpuacct"]);
+        assert_eq!(found[0].own_path.as_deref(), Some("/a"));
+        assert_eq!(found[1].controllers, ["name=systemd"]);
+        assert_eq!(found[1].own_path.as_deref(), Some("/b"));
     }
 }

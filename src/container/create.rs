@@ -20,6 +20,7 @@ use crate::activation::{self, NotifySocket};
 use crate::cgroups::{self, Cgroup, CgroupPaths};
 use crate::error::{Error, Result};
 use crate::hooks;
+use crate::host::HostFacts;
 use crate::init::{self, InitArgs};
 use crate::logging;
 use crate::namespaces::{self, NamespacePlan};
@@ -76,11 +77,12 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let plan = Plan {
         namespaces: NamespacePlan::from_spec(spec)?,
         console: console::target(terminal, opts.detached, opts.console_socket.as_deref())?,
+        host: HostFacts::read()?,
     };
     phase("spec loaded");
 
     let linux = spec.linux().as_ref();
-    let cgroup_paths = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
+    let cgroup_paths = cgroups::resolve(&plan.host, linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
 
     let reservation = store.reserve(&opts.id)?;
     // Recorded before anything is made, so that `delete` can undo a create
@@ -116,6 +118,8 @@ struct Plan {
     namespaces: NamespacePlan,
     /// Where the pty master goes, with a terminal.
     console: Option<ConsoleTarget>,
+    /// Read once, for the cgroup's path and the init's mounts.
+    host: HostFacts,
 }
 
 /// Everything of `create` after the container's state was first recorded:
@@ -152,6 +156,8 @@ fn set_up(
         preserve_fds: opts.listen_fds as i32 + opts.preserve_fds,
         seccomp: loaded.seccomp.as_ref(),
         cgroup_entry: None,
+        host: &plan.host,
+        cgroup: Some(&cgroup_paths),
     };
     let mut route = Route::of(&args.namespaces);
     // The init enters its cgroup itself where it can: cloned straight into
