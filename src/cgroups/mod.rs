@@ -5,6 +5,7 @@
 //! (one directory per v1 hierarchy, or one v2 directory), saved in the state
 //! so that later verbs and `delete` find it whatever the bundle says then.
 
+mod common;
 pub mod convert;
 pub mod devices;
 pub mod devices_bpf;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
+use super::common::{self, Version, write_all};
 use super::convert::{limit_or_max, unless_zero};
 use crate::host::{CgroupMode, HostFacts};
 
@@ -221,17 +222,7 @@ impl V1 {
                 write(dir, &format!("{file}_device"), format!("{}:{} {weight}", device.major(), device.minor()))?;
             }
         }
-        let throttles = [
-            ("blkio.throttle.read_bps_device", io.throttle_read_bps_device()),
-            ("blkio.throttle.write_bps_device", io.throttle_write_bps_device()),
-            ("blkio.throttle.read_iops_device", io.throttle_read_iops_device()),
-            ("blkio.throttle.write_iops_device", io.throttle_write_iops_device()),
-        ];
-        for (file, list) in throttles {
-            for device in list.iter().flatten() {
-                write(dir, file, format!("{}:{} {}", device.major(), device.minor(), device.rate()))?;
-            }
-        }
+        write_all(dir, &common::block_io_throttles(io, Version::V1))?;
         Ok(())
     }
 
@@ -240,16 +231,7 @@ impl V1 {
             let dir = self.need("pids", "linux.resources.pids")?;
             write(dir, "pids.max", limit_or_max(Some(pids.limit()).filter(|l| *l > 0)))?;
         }
-        for hugepage in r.hugepage_limits().iter().flatten() {
-            let size = hugepage.page_size();
-            match (self.dir("hugetlb"), self.dirs.get("unified")) {
-                (Some(dir), _) => write(dir, &format!("hugetlb.{size}.limit_in_bytes"), hugepage.limit().to_string())?,
-                (None, Some(unified)) if unified.join(format!("hugetlb.{size}.max")).exists() => {
-                    write(unified, &format!("hugetlb.{size}.max"), hugepage.limit().to_string())?
-                }
-                _ => self.need("hugetlb", "linux.resources.hugepageLimits").map(drop)?,
-            }
-        }
+        self.apply_hugetlb(r)?;
         if let Some(network) = r.network() {
             if let Some(class_id) = network.class_id() {
                 write(self.need("net_cls", "linux.resources.network.classID")?, "net_cls.classid", class_id.to_string())?;
@@ -259,16 +241,8 @@ impl V1 {
                 write(dir, "net_prio.ifpriomap", format!("{} {}", priority.name(), priority.priority()))?;
             }
         }
-        for (device, limits) in r.rdma().iter().flatten() {
-            let dir = self.need("rdma", "linux.resources.rdma")?;
-            let mut line = device.clone();
-            if let Some(handles) = limits.hca_handles() {
-                line.push_str(&format!(" hca_handle={handles}"));
-            }
-            if let Some(objects) = limits.hca_objects() {
-                line.push_str(&format!(" hca_object={objects}"));
-            }
-            write(dir, "rdma.max", line)?;
+        if let Some(rdma) = r.rdma().as_ref().filter(|l| !l.is_empty()) {
+            write_all(self.need("rdma", "linux.resources.rdma")?, &common::rdma_limits(rdma))?;
         }
         if let Some(unified) = r.unified().as_ref().filter(|u| !u.is_empty()) {
             let Some(dir) = self.dirs.get("unified") else {
@@ -277,15 +251,7 @@ impl V1 {
                     message: "raw cgroup v2 keys need a cgroup v2 hierarchy, and this host has none".into(),
                 });
             };
-            for (key, value) in unified {
-                if !dir.join(key).exists() || key.contains('/') {
-                    return Err(CgroupError::Config {
-                        field: format!("linux.resources.unified.{key}"),
-                        message: format!("the controller is not available in {}", dir.display()),
-                    });
-                }
-                write(dir, key, value)?;
-            }
+            common::write_unified(dir, unified)?;
         }
         if let Some(list) = r.devices() {
             let dir = self.need("devices", "linux.resources.devices")?;
@@ -294,6 +260,22 @@ impl V1 {
             }
         }
         Ok(())
+    }
+
+    /// Hugepage limits go to the v1 hugetlb hierarchy, or on a hybrid host
+    /// that mounts none, to the cgroup2 tree's hugetlb files.
+    fn apply_hugetlb(&self, r: &LinuxResources) -> Result<()> {
+        let Some(limits) = r.hugepage_limits().as_ref().filter(|l| !l.is_empty()) else { return Ok(()) };
+        if let Some(dir) = self.dir("hugetlb") {
+            return write_all(dir, &common::hugetlb_limits(limits, Version::V1));
+        }
+        let unified = self.dirs.get("unified").filter(|dir| {
+            limits.iter().all(|l| dir.join(common::hugetlb_file(l.page_size(), Version::V2)).exists())
+        });
+        match unified {
+            Some(dir) => write_all(dir, &common::hugetlb_limits(limits, Version::V2)),
+            None => self.need("hugetlb", "linux.resources.hugepageLimits").map(drop),
+        }
     }
 
     fn freezer(&self) -> Option<&Path> {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
+use super::common::{self, Version, write_all};
 use super::convert::{blkio_weight_to_io_weight, cpu_max, limit_or_max, shares_to_weight, swap_to_v2, unless_zero};
 use super::{CGROUP_ROOT, Cgroup, CgroupError, Entry, Result, devices, devices_bpf, keyed, procs, read, read_u64, write};
 
@@ -99,36 +100,19 @@ impl Cgroup for V2 {
                     write(dir, "io.weight", format!("{}:{} {value}", device.major(), device.minor()))?;
                 }
             }
-            let throttles = [
-                ("rbps", io.throttle_read_bps_device()),
-                ("wbps", io.throttle_write_bps_device()),
-                ("riops", io.throttle_read_iops_device()),
-                ("wiops", io.throttle_write_iops_device()),
-            ];
-            for (key, list) in throttles {
-                for device in list.iter().flatten() {
-                    write(dir, "io.max", format!("{}:{} {key}={}", device.major(), device.minor(), device.rate()))?;
-                }
-            }
+            write_all(dir, &common::block_io_throttles(io, Version::V2))?;
         }
-        for hugepage in r.hugepage_limits().iter().flatten() {
-            write(dir, &format!("hugetlb.{}.max", hugepage.page_size()), hugepage.limit().to_string())?;
+        if let Some(limits) = r.hugepage_limits() {
+            write_all(dir, &common::hugetlb_limits(limits, Version::V2))?;
         }
-        for (device, limits) in r.rdma().iter().flatten() {
-            let mut line = device.clone();
-            if let Some(handles) = limits.hca_handles() {
-                line.push_str(&format!(" hca_handle={handles}"));
-            }
-            if let Some(objects) = limits.hca_objects() {
-                line.push_str(&format!(" hca_object={objects}"));
-            }
-            write(dir, "rdma.max", line)?;
+        if let Some(rdma) = r.rdma() {
+            write_all(dir, &common::rdma_limits(rdma))?;
         }
         if r.network().is_some() {
             return Err(CgroupError::config("linux.resources.network", "net_cls and net_prio do not exist on cgroup v2"));
         }
-        for (key, value) in r.unified().iter().flatten() {
-            apply_unified(dir, key, value)?;
+        if let Some(unified) = r.unified() {
+            common::write_unified(dir, unified)?;
         }
         if let Some(list) = r.devices() {
             devices_bpf::apply(dir, &devices::rules(list))?;
@@ -210,22 +194,6 @@ impl Cgroup for V2 {
     fn destroy(&self) -> Result<()> {
         super::remove_dir(&self.dir)
     }
-}
-
-/// A raw `linux.resources.unified` key: written as given, but the
-/// controller must be there (the file exists), or it is an error.
-fn apply_unified(dir: &Path, key: &str, value: &str) -> Result<()> {
-    if key.contains('/') || key.starts_with('.') {
-        return Err(CgroupError::config(&format!("linux.resources.unified.{key}"), "is not a cgroup file name"));
-    }
-    if !dir.join(key).exists() {
-        let controller = key.split('.').next().unwrap_or(key);
-        return Err(CgroupError::config(
-            &format!("linux.resources.unified.{key}"),
-            format!("the {controller} controller is not available in {}", dir.display()),
-        ));
-    }
-    write(dir, key, value)
 }
 
 /// io.stat's per-device byte and operation counters.
