@@ -9,7 +9,7 @@ mod common;
 pub mod convert;
 pub mod devices;
 pub mod devices_bpf;
-mod stats;
+pub mod stats;
 mod v1;
 mod v2;
 
@@ -80,7 +80,7 @@ pub trait Cgroup {
     /// The OOM kills seen so far.
     fn oom_kills(&self) -> u64;
     /// Resource usage, in runc's `events --stats` shape.
-    fn stats(&self) -> serde_json::Value;
+    fn stats(&self) -> stats::Stats;
     /// Removes the directories (the processes must be gone).
     fn destroy(&self) -> Result<()>;
 }

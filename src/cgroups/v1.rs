@@ -10,6 +10,7 @@ use oci_spec::runtime::LinuxResources;
 
 use super::common::{self, Version, write_all};
 use super::convert::{limit_or_max, unless_zero};
+use super::stats::{self, Blkio, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, Pids, Stats, Throttling};
 use crate::host::{CgroupMode, HostFacts};
 
 use super::{CGROUP_ROOT, Cgroup, CgroupError, Entry, Result, devices, keyed, procs, read, read_u64, write};
@@ -369,34 +370,27 @@ impl Cgroup for V1 {
         self.dir("memory").map(|d| keyed(d, "memory.oom_control")).and_then(|m| m.get("oom_kill").copied()).unwrap_or(0)
     }
 
-    fn stats(&self) -> serde_json::Value {
+    fn stats(&self) -> Stats {
         let empty = PathBuf::new();
-        let memory = self.dir("memory").unwrap_or(&empty);
-        let cpuacct = self.dir("cpuacct").unwrap_or(&empty);
-        let cpu = keyed(self.dir("cpu").unwrap_or(&empty), "cpu.stat");
-        let cpuacct_stat = keyed(cpuacct, "cpuacct.stat");
-        let ticks = |key: &str| cpuacct_stat.get(key).copied().unwrap_or(0) * 10_000_000; // USER_HZ 100
-        let pids = self.dir("pids").unwrap_or(&empty);
+        let dir = |controller: &str| self.dir(controller).unwrap_or(&empty);
+        let memory = dir("memory");
         let raw = keyed(memory, "memory.stat");
-        super::stats::assemble(super::stats::Raw {
-            cpu_total_ns: read_u64(cpuacct, "cpuacct.usage"),
-            cpu_user_ns: ticks("user"),
-            cpu_kernel_ns: ticks("system"),
-            periods: cpu.get("nr_periods").copied().unwrap_or(0),
-            throttled_periods: cpu.get("nr_throttled").copied().unwrap_or(0),
-            throttled_ns: cpu.get("throttled_time").copied().unwrap_or(0),
-            memory_usage: read_u64(memory, "memory.usage_in_bytes"),
-            memory_max_usage: read_u64(memory, "memory.max_usage_in_bytes"),
-            memory_limit: read_u64(memory, "memory.limit_in_bytes"),
-            memory_failcnt: read_u64(memory, "memory.failcnt"),
-            swap_usage: read_u64(memory, "memory.memsw.usage_in_bytes"),
-            swap_limit: read_u64(memory, "memory.memsw.limit_in_bytes"),
-            cache: raw.get("cache").copied().unwrap_or(0),
-            memory_raw: raw,
-            pids_current: read_u64(pids, "pids.current"),
-            pids_limit: read(pids, "pids.max").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
-            io: Vec::new(),
-        })
+        Stats {
+            cpu: cpu_stats(dir("cpu"), dir("cpuacct")),
+            cpuset: cpuset_stats(dir("cpuset")),
+            memory: Memory {
+                cache: raw.get("cache").copied().unwrap_or(0),
+                usage: stats::memory_entry_v1(memory, ""),
+                swap: stats::memory_entry_v1(memory, "memsw."),
+                kernel: stats::memory_entry_v1(memory, "kmem."),
+                kernel_tcp: stats::memory_entry_v1(memory, "kmem.tcp."),
+                raw,
+            },
+            pids: Pids { current: read_u64(dir("pids"), "pids.current"), limit: read_u64(dir("pids"), "pids.max") },
+            blkio: blkio_stats(dir("blkio")),
+            hugetlb: self.dir("hugetlb").map(hugetlb_stats).unwrap_or_default(),
+            ..Stats::default()
+        }
     }
 
     fn destroy(&self) -> Result<()> {
@@ -405,6 +399,90 @@ impl Cgroup for V1 {
         }
         Ok(())
     }
+}
+
+/// cpuacct's usage (ns; per cpu from cpuacct.usage_all) and user/system
+/// split (cpuacct.stat, in USER_HZ ticks), cpu's throttling (cpu.stat).
+fn cpu_stats(cpu: &Path, cpuacct: &Path) -> Cpu {
+    let throttling = keyed(cpu, "cpu.stat");
+    let get = |key: &str| throttling.get(key).copied().unwrap_or(0);
+    let ticks = keyed(cpuacct, "cpuacct.stat");
+    const NS_PER_TICK: u64 = 1_000_000_000 / 100;
+    let (mut percpu_user, mut percpu_kernel) = (Vec::new(), Vec::new());
+    // "cpu user system" and a line per cpu.
+    for line in read(cpuacct, "cpuacct.usage_all").unwrap_or_default().lines().skip(1) {
+        let numbers: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        if let [_, user, system] = numbers[..] {
+            percpu_user.push(user);
+            percpu_kernel.push(system);
+        }
+    }
+    Cpu {
+        usage: CpuUsage {
+            total: read_u64(cpuacct, "cpuacct.usage"),
+            percpu: read(cpuacct, "cpuacct.usage_percpu").unwrap_or_default().split_whitespace().filter_map(|w| w.parse().ok()).collect(),
+            percpu_kernel,
+            percpu_user,
+            kernel: ticks.get("system").copied().unwrap_or(0) * NS_PER_TICK,
+            user: ticks.get("user").copied().unwrap_or(0) * NS_PER_TICK,
+        },
+        throttling: Throttling {
+            periods: get("nr_periods"),
+            throttled_periods: get("nr_throttled"),
+            throttled_time: get("throttled_time"),
+        },
+    }
+}
+
+fn cpuset_stats(dir: &Path) -> CpuSet {
+    let number = |file: &str| read_u64(dir, &format!("cpuset.{file}"));
+    CpuSet {
+        cpus: stats::parse_list(&read(dir, "cpuset.cpus").unwrap_or_default()),
+        cpu_exclusive: number("cpu_exclusive"),
+        mems: stats::parse_list(&read(dir, "cpuset.mems").unwrap_or_default()),
+        mem_hardwall: number("mem_hardwall"),
+        mem_exclusive: number("mem_exclusive"),
+        memory_migrate: number("memory_migrate"),
+        memory_spread_page: number("memory_spread_page"),
+        memory_spread_slab: number("memory_spread_slab"),
+        memory_pressure: number("memory_pressure"),
+        sched_load_balance: number("sched_load_balance"),
+        sched_relax_domain_level: read(dir, "cpuset.sched_relax_domain_level").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+    }
+}
+
+/// Block I/O counters from the first set of files that has any, in runc's
+/// order: BFQ's, CFQ's, the throttle's recursive ones, the throttle's own.
+fn blkio_stats(dir: &Path) -> Blkio {
+    const SETS: [(&str, &str); 4] = [
+        ("blkio.bfq.io_serviced_recursive", "blkio.bfq.io_service_bytes_recursive"),
+        ("blkio.io_serviced_recursive", "blkio.io_service_bytes_recursive"),
+        ("blkio.throttle.io_serviced_recursive", "blkio.throttle.io_service_bytes_recursive"),
+        ("blkio.throttle.io_serviced", "blkio.throttle.io_service_bytes"),
+    ];
+    for (serviced, bytes) in SETS {
+        let ops = stats::parse_blkio_v1(&read(dir, serviced).unwrap_or_default());
+        if !ops.is_empty() {
+            let bytes = stats::parse_blkio_v1(&read(dir, bytes).unwrap_or_default());
+            return Blkio { io_service_bytes_recursive: bytes, io_serviced_recursive: ops };
+        }
+    }
+    Blkio::default()
+}
+
+fn hugetlb_stats(dir: &Path) -> BTreeMap<String, Hugetlb> {
+    stats::hugetlb_sizes(dir)
+        .into_iter()
+        .map(|size| {
+            let file = |name: &str| format!("hugetlb.{size}.{name}");
+            let entry = Hugetlb {
+                usage: read_u64(dir, &file("usage_in_bytes")),
+                max: read_u64(dir, &file("max_usage_in_bytes")),
+                failcnt: read_u64(dir, &file("failcnt")),
+            };
+            (size, entry)
+        })
+        .collect()
 }
 
 #[cfg(test)]
