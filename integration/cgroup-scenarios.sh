@@ -25,7 +25,7 @@
 # shellcheck disable=SC2016 # single quotes on purpose: for the container or eval
 set -u
 
-ALL="basic memory pids cpu devices pause update ps events cleanup differential"
+ALL="basic memory pids cpu devices pause update ps events stats cleanup differential"
 
 if [ $# -lt 3 ]; then
     echo "usage: $0 HUSK ROOTFS WORKDIR [SCENARIO...]   (scenarios: $ALL)" >&2
@@ -599,6 +599,49 @@ sc_events() {
     check events.memory-usage "want data.memory.usage.usage > 0; $_o" \
         grep -q '"memory": *{.*"usage": *{[^{}]*"usage": *[1-9]' "$B/stats.out"
     check events.pids-current "want data.pids.current > 0; $_o" grep -q '"pids": *{[^{}]*"current": *[1-9]' "$B/stats.out"
+}
+
+# events --stats of the same container under runc and under husk: both
+# objects are printed whole, on `STATS <runtime> <json>` lines, and compared
+# field by field by the Rust side (integration/common/stats.rs), on the host
+# by cgroups.rs and in the v2 VM by cgroups_v2_vm.rs. Skipped without runc.
+sc_stats() {
+    if ! command -v runc >/dev/null 2>&1; then
+        skip stats "runc is not on PATH"
+        return
+    fi
+    # Some CPU time (a busy loop) and page cache (a file on /dev/shm, a
+    # tmpfs), then idle; /tmp/busy-done says that is over. Both containers
+    # run the same rootfs, read-only.
+    _args=$(jargs sh -c 'i=0; while [ $i -lt 10000 ]; do i=$((i+1)); done; dd if=/dev/zero of=/dev/shm/f bs=64k count=8 2>/dev/null; touch /tmp/busy-done; sleep 100')
+    _res='"memory": {"limit": 67108864, "reservation": 33554432}, "pids": {"limit": 100}, "cpu": {"shares": 512, "quota": 50000, "period": 100000}'
+    new_bundle stats-runc "$_args" "$_res"
+    _rb=$B _rid=$ID
+    RUNC_IDS="$RUNC_IDS $ID"
+    new_bundle stats-husk "$_args" "$_res"
+    _checks="stats.runc-printed stats.husk-printed"
+    if ! timeout 60 runc --root "$RUN/runc-state" run -d --bundle "$_rb" "$_rid" >"$_rb/run.out" 2>"$_rb/run.err" </dev/null; then
+        fail_all "runc run -d failed: $(oneline "$_rb/run.err")" $_checks
+        return
+    fi
+    if ! run_detached; then
+        fail_all "$WHY" $_checks
+        timeout 30 runc --root "$RUN/runc-state" delete --force "$_rid" >/dev/null 2>&1
+        return
+    fi
+    wait_for 60 test -e "$_rb/out/busy-done"
+    wait_for 60 test -e "$B/out/busy-done"
+    timeout 30 runc --root "$RUN/runc-state" events --stats "$_rid" >"$_rb/stats.out" 2>"$_rb/stats.err"
+    _rrc=$?
+    H events --stats "$ID" >"$B/stats.out" 2>"$B/stats.err"
+    _hrc=$?
+    echo "STATS runc $(tr -d '\n' <"$_rb/stats.out")"
+    echo "STATS husk $(tr -d '\n' <"$B/stats.out")"
+    check stats.runc-printed "runc events --stats exited $_rrc: $(oneline "$_rb/stats.err")" \
+        eval '[ "$_rrc" = 0 ] && grep -q "\"type\": *\"stats\"" "$_rb/stats.out"'
+    check stats.husk-printed "husk events --stats exited $_hrc: $(oneline "$B/stats.err")" \
+        eval '[ "$_hrc" = 0 ] && grep -q "\"type\": *\"stats\"" "$B/stats.out"'
+    timeout 30 runc --root "$RUN/runc-state" delete --force "$_rid" >/dev/null 2>&1
 }
 
 # The cgroup exists (in every controller on v1) while the container runs,

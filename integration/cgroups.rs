@@ -13,6 +13,9 @@ use common::*;
 mod verdict;
 use verdict::verdict;
 
+#[path = "common/stats.rs"]
+mod stats;
+
 use std::fs::File;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -23,8 +26,8 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Runs `scenario` and checks its output; `checks` are the names (after
 /// "scenario.") that must be reported, besides `cgroup-removed`, which
-/// every scenario reports.
-fn run_scenario(scenario: &str, checks: &[&str]) {
+/// every scenario reports. Returns the script's output.
+fn run_scenario(scenario: &str, checks: &[&str]) -> String {
     let _one_at_a_time = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     // A bundle only for its private directory and its copy of the rootfs;
     // dropping it checks that no process or mount of ours is left.
@@ -57,6 +60,7 @@ fn run_scenario(scenario: &str, checks: &[&str]) {
     if let Err(problems) = verdict(&output, &expected) {
         panic!("{scenario}: {problems}");
     }
+    output
 }
 
 /// PATH with /usr/sbin, where Debian puts runc (the differential's oracle).
@@ -110,6 +114,49 @@ fn ps() {
 #[test]
 fn events() {
     run_scenario("events", &["stats-type", "memory-usage", "pids-current"]);
+}
+
+/// The same bundle under runc and husk: `events --stats` has the same keys
+/// at every level, equal limits, and non-zero usage in both or neither.
+#[test]
+fn stats_match_runc() {
+    let output = run_scenario("stats", &["runc-printed", "husk-printed"]);
+    if let Err(differences) = stats::compare_output(&output) {
+        panic!("{differences}");
+    }
+}
+
+#[test]
+fn stats_comparison_finds_differences() {
+    let event = |data: serde_json::Value| serde_json::json!({"type": "stats", "id": "x", "data": data});
+    let runc = event(serde_json::json!({
+        "memory": {"usage": {"limit": 100, "usage": 5}, "cache": 3, "raw": {"a": 1}},
+        "cpu": {"usage": {"total": 9, "percpu": [1, 2]}},
+        "blkio": {"ioServicedRecursive": [{"major": 8, "op": "Read", "value": 1}]}
+    }));
+    assert!(stats::compare(&runc, &runc).is_empty());
+    let husk = event(serde_json::json!({
+        "memory": {"usage": {"limit": 200, "usage": 0}, "raw": {"a": 7, "b": 1}},
+        "cpu": {"usage": {"total": 4, "percpu": [1]}},
+        "blkio": {"ioServicedRecursive": [{"major": 8, "minor": 1, "op": "Read", "value": 1}]}
+    }));
+    let differences = stats::compare(&runc, &husk).join("
+");
+    for expected in [
+        "data.memory.usage.limit: runc 100, husk 200 (must be equal)",
+        "data.memory.usage.usage: runc 5, husk 0 (zero in one only)",
+        "data.memory.cache: only runc has it (3)",
+        "data.memory.raw.b: only husk has it (1)",
+        "data.cpu.usage.percpu: runc has 2 numbers, husk 1",
+        "data.blkio.ioServicedRecursive[]: runc's entries have fields",
+    ] {
+        assert!(differences.contains(expected), "{expected:?} not in:
+{differences}");
+    }
+    assert!(!differences.contains("raw.a"), "counters other than usage are noise:
+{differences}");
+    assert!(!differences.contains("cpu.usage.total"), "both non-zero:
+{differences}");
 }
 
 #[test]

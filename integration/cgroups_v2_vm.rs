@@ -1,17 +1,22 @@
 //! cgroup v2 for real: integration/vm/build-and-boot.sh builds a static husk,
 //! boots Debian's kernel under QEMU (software emulation, no KVM) with cgroup2
-//! mounted and every controller enabled, and runs every scenario of
-//! integration/cgroup-scenarios.sh there (differential, which needs runc,
-//! skips itself). Every check must PASS. Most hosts are v2-only, and this
-//! one is v1/hybrid, so this is where husk's v2 driver is tested.
+//! mounted and every controller enabled, and runs the scenarios of
+//! integration/cgroup-scenarios.sh there (all but the host-only
+//! differential). Every check must PASS, and husk's `events --stats` must
+//! match runc's (Debian's runc, copied into the VM) field by field. Most
+//! hosts are v2-only, and this one is v1/hybrid, so this is where husk's v2
+//! driver is tested.
 //!
-//! Needs qemu-system-x86, cpio, busybox-static and Debian's apt lists (.ci/run
-//! installs them); the kernel is downloaded once into target/vm. HUSK_SCENARIOS
+//! Needs qemu-system-x86, cpio, busybox-static, runc and Debian's apt lists
+//! (.ci/run installs them); the kernel is downloaded once into target/vm. HUSK_SCENARIOS
 //! limits the run to some scenarios.
 
 #[path = "common/verdict.rs"]
 mod verdict;
 use verdict::verdict;
+
+#[path = "common/stats.rs"]
+mod stats;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -30,6 +35,8 @@ const SCENARIOS: &[(&str, &[&str])] = &[
     ("update", &["memory-flag", "resources-stdin", "cpu-flags"]),
     ("ps", &["json-pids"]),
     ("events", &["stats-type", "memory-usage", "pids-current"]),
+    // Debian's runc is copied into the VM (build-and-boot.sh's oracle).
+    ("stats", &["runc-printed", "husk-printed"]),
     ("cleanup", &["created", "delete-force", "process-gone"]),
 ];
 
@@ -41,10 +48,12 @@ fn cgroup_scenarios_on_a_v2_kernel() {
         .filter(|s| !s.trim().is_empty())
         .map(|s| s.split_whitespace().map(String::from).collect());
     let mut expected = Vec::new();
+    let mut scenarios = Vec::new();
     for (scenario, checks) in SCENARIOS {
         if selected.as_ref().is_some_and(|s| !s.iter().any(|n| n == scenario)) {
             continue;
         }
+        scenarios.push(*scenario);
         expected.extend(checks.iter().map(|c| format!("{scenario}.{c}")));
         expected.push(format!("{scenario}.cgroup-removed"));
     }
@@ -59,6 +68,8 @@ fn cgroup_scenarios_on_a_v2_kernel() {
     let status = Command::new("bash")
         .arg(repo.join("integration/vm/build-and-boot.sh"))
         .env("HUSK_CARGO_LOCKED", "1")
+        // The scenarios above only: the differential is host-only.
+        .env("HUSK_SCENARIOS", scenarios.join(" "))
         .current_dir(&repo)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
@@ -73,6 +84,11 @@ fn cgroup_scenarios_on_a_v2_kernel() {
 
     if let Err(problems) = verdict(&output, &expected) {
         panic!("{problems}\n(serial log above and in target/vm/serial.log)");
+    }
+    if scenarios.contains(&"stats")
+        && let Err(differences) = stats::compare_output(&output)
+    {
+        panic!("{differences}\n(in the cgroup v2 VM)");
     }
     assert!(status.success(), "build-and-boot.sh exited with {status}");
 }

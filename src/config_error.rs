@@ -31,7 +31,6 @@ impl ConfigError {
     }
 
     /// An error in the bundle's config.json, named as users know it.
-    #[cfg(test)]
     pub fn config(field: impl Into<String>, problem: impl Into<String>) -> Self {
         ConfigError::new("config.json", field, problem)
     }

@@ -25,6 +25,8 @@ pub enum Error {
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
+    Host(#[from] crate::host::HostError),
+    #[error(transparent)]
     Exe(#[from] crate::security::exe::ExeError),
     #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),

@@ -17,6 +17,7 @@ use oci_spec::runtime::{Process, Spec};
 
 use crate::cgroups;
 use crate::hooks;
+use crate::host::HostFacts;
 use crate::launch::{ChildEnd, ChildSays, Exchange, InitFailure};
 use crate::namespaces::{self, NamespacePlan};
 use crate::process;
@@ -50,6 +51,9 @@ pub struct InitArgs<'a> {
     /// When the init enters its v1 cgroups itself (the parent cloned it
     /// into the cgroup2 part, if any): see cgroups::Entry.
     pub cgroup_entry: Option<cgroups::Entry>,
+    /// The host as `create` read it, and the container's cgroup.
+    pub host: &'a HostFacts,
+    pub cgroup: Option<&'a cgroups::CgroupPaths>,
 }
 
 type Failure = InitFailure;
@@ -239,6 +243,8 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
         user_ns: plan.creates(CloneFlags::CLONE_NEWUSER),
         cgroup_ns: plan.creates(CloneFlags::CLONE_NEWCGROUP),
         no_pivot: args.no_pivot,
+        host: args.host,
+        cgroup: args.cgroup,
     };
     rootfs::prepare(&rootfs_plan).step("prepare rootfs")?;
     run_create_hooks(args)?;

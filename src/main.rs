@@ -7,6 +7,7 @@ mod config_error;
 mod container;
 mod error;
 mod hooks;
+mod host;
 mod init;
 mod launch;
 mod logging;

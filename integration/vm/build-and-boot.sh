@@ -29,6 +29,10 @@
 #                         the VM with its shared libraries: with
 #                         /usr/sbin/runc it checks the scenarios themselves
 #                         against runc on cgroup v2
+#   HUSK_VM_ORACLE=PATH   runc for the scenarios that compare with it (stats,
+#                         differential), copied in as /bin/runc with its shared
+#                         libraries (default: /usr/sbin/runc where it is
+#                         installed; empty: none, and those scenarios skip)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -129,12 +133,20 @@ done
 ln -s bin "$stage/sbin"
 ln -s ../bin "$stage/usr/bin"
 ln -s ../bin "$stage/usr/sbin"
-cp "$runtime" "$stage/bin/husk"
-if [ -n "${HUSK_VM_RUNTIME:-}" ]; then
-    for lib in $(ldd "$runtime" 2>/dev/null | grep -o '/[^ ]*'); do
+# copy_with_libs BINARY DEST: BINARY into the initramfs as DEST, with the
+# shared libraries it loads (none for the static husk).
+copy_with_libs() {
+    cp "$1" "$stage$2"
+    for lib in $(ldd "$1" 2>/dev/null | grep -o '/[^ ]*'); do
         mkdir -p "$stage$(dirname "$lib")"
         cp -L "$lib" "$stage$lib"
     done
+}
+copy_with_libs "$runtime" /bin/husk
+oracle=${HUSK_VM_ORACLE-/usr/sbin/runc}
+if [ -n "$oracle" ] && [ -x "$oracle" ]; then
+    copy_with_libs "$oracle" /bin/runc
+    say "oracle: $oracle as /bin/runc"
 fi
 cp "$repo/integration/cgroup-scenarios.sh" "$stage/cgroup-scenarios.sh"
 BUSYBOX=$busybox "$repo/oci-bundles/rootfs-busybox.sh" "$stage/rootfs"

@@ -5,21 +5,23 @@
 //! (one directory per v1 hierarchy, or one v2 directory), saved in the state
 //! so that later verbs and `delete` find it whatever the bundle says then.
 
+mod common;
 pub mod convert;
 pub mod devices;
 pub mod devices_bpf;
-mod stats;
+pub mod stats;
 mod v1;
 mod v2;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, statfs};
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
-pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+pub use crate::host::CGROUP_ROOT;
+use crate::host::{CgroupMode, HostFacts};
+pub use v1::hierarchies;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
@@ -29,8 +31,8 @@ pub enum CgroupError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config.json: {field}: {message}")]
-    Config { field: String, message: String },
+    #[error(transparent)]
+    Config(#[from] crate::config_error::ConfigError),
     #[error("cgroup {}: {message}", path.display())]
     State { path: PathBuf, message: String },
     #[error(transparent)]
@@ -43,8 +45,8 @@ impl CgroupError {
         move |source| CgroupError::Io { op, path, source }
     }
 
-    fn config(field: &str, message: impl Into<String>) -> CgroupError {
-        CgroupError::Config { field: field.to_string(), message: message.into() }
+    pub(crate) fn config(field: &str, message: impl Into<String>) -> CgroupError {
+        CgroupError::Config(crate::config_error::ConfigError::config(field, message.into()))
     }
 }
 
@@ -78,7 +80,7 @@ pub trait Cgroup {
     /// The OOM kills seen so far.
     fn oom_kills(&self) -> u64;
     /// Resource usage, in runc's `events --stats` shape.
-    fn stats(&self) -> serde_json::Value;
+    fn stats(&self) -> stats::Stats;
     /// Removes the directories (the processes must be gone).
     fn destroy(&self) -> Result<()>;
 }
@@ -117,15 +119,10 @@ pub fn open(paths: &CgroupPaths) -> Box<dyn Cgroup> {
     }
 }
 
-/// Whether /sys/fs/cgroup is a cgroup2 mount (a unified host).
-pub fn is_unified() -> bool {
-    statfs(CGROUP_ROOT).is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
-}
-
 /// Resolves `linux.cgroupsPath` as runc's cgroupfs driver does: absent means
 /// the container id; a relative path is under husk's own cgroup in each
 /// hierarchy; an absolute one is under the hierarchy's root.
-pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths> {
+pub fn resolve(host: &HostFacts, cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths> {
     let requested = cgroups_path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(id));
     let text = requested.to_string_lossy();
     if !requested.is_absolute() && text.split(':').count() == 3 {
@@ -137,8 +134,7 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths> {
     if requested.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
         return Err(CgroupError::config("linux.cgroupsPath", format!("{text:?} must not contain \"..\"")));
     }
-    let own = own_cgroups();
-    let under = |mount: &Path, own_path: Option<&String>| -> PathBuf {
+    let under = |mount: &Path, own_path: Option<&str>| -> PathBuf {
         let base = if requested.is_absolute() {
             mount.to_path_buf()
         } else {
@@ -146,28 +142,20 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths> {
         };
         base.join(requested.strip_prefix("/").unwrap_or(&requested))
     };
-    if is_unified() {
-        return Ok(CgroupPaths::V2(under(Path::new(CGROUP_ROOT), own.get(""))));
+    if host.cgroup_mode == CgroupMode::V2 {
+        let root = Path::new(CGROUP_ROOT);
+        let mount_root = host.cgroup_mounts().next().map(|m| m.root.as_str()).unwrap_or("/");
+        let own = host.own_cgroup(&[]).map(|own| v1::relative_to_mount(own, mount_root));
+        return Ok(CgroupPaths::V2(under(root, own.as_deref())));
     }
-    let mut dirs = BTreeMap::new();
-    for (name, mount, key) in v1::hierarchies() {
-        dirs.insert(name, under(&mount, own.get(&key)));
-    }
-    Ok(CgroupPaths::V1(dirs))
-}
-
-/// This process's cgroup per hierarchy, keyed by controller list as
-/// /proc/self/cgroup names it (`memory`, `cpu,cpuacct`, `name=systemd`, and
-/// the empty string for cgroup2).
-fn own_cgroups() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let _id = parts.next()?;
-            Some((parts.next()?.to_string(), parts.next()?.to_string()))
+    let dirs = hierarchies(host)
+        .into_iter()
+        .map(|h| {
+            let dir = under(&h.mount_point, h.own_path.as_deref());
+            (h.name, dir)
         })
-        .collect()
+        .collect();
+    Ok(CgroupPaths::V1(dirs))
 }
 
 /// Writes one cgroup file, naming it in the error.
@@ -234,4 +222,85 @@ fn check_unused(dir: &Path) -> Result<()> {
 /// Creates a cgroup directory and its parents.
 fn make_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(CgroupError::io("create", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::recorded;
+
+    fn v1_dirs(paths: CgroupPaths) -> BTreeMap<String, PathBuf> {
+        match paths {
+            CgroupPaths::V1(dirs) => dirs,
+            CgroupPaths::V2(dir) => panic!("a v1 host resolved to v2: {}", dir.display()),
+        }
+    }
+
+    fn own_memory(host: &HostFacts) -> String {
+        host.own_cgroup(&["memory".into()]).expect("recorded").to_string()
+    }
+
+    #[test]
+    fn relative_paths_are_under_husks_own_cgroup_on_v1() {
+        let host = recorded::v1_hybrid();
+        let dirs = v1_dirs(resolve(&host, Some(Path::new("pod/c1")), "c1").unwrap());
+        let names: Vec<&str> = dirs.keys().map(String::as_str).collect();
+        assert_eq!(names, ["blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids", "systemd", "unified"]);
+        assert_eq!(dirs["cpu"], Path::new("/sys/fs/cgroup/cpu/pod/c1"));
+        assert_eq!(dirs["unified"], Path::new("/sys/fs/cgroup/unified/pod/c1"));
+        // husk runs in a memory cgroup of its own on the recorded host.
+        assert_eq!(dirs["memory"], Path::new(&format!("/sys/fs/cgroup/memory{}/pod/c1", own_memory(&host))));
+    }
+
+    #[test]
+    fn absolute_paths_are_under_each_root_on_v1() {
+        let host = recorded::v1_hybrid();
+        let dirs = v1_dirs(resolve(&host, Some(Path::new("/husk/c1")), "c1").unwrap());
+        for (name, dir) in &dirs {
+            assert_eq!(dir, &Path::new("/sys/fs/cgroup").join(name).join("husk/c1"));
+        }
+    }
+
+    #[test]
+    fn the_default_is_the_id_relative() {
+        let host = recorded::v1_hybrid();
+        let dirs = v1_dirs(resolve(&host, None, "web").unwrap());
+        assert_eq!(dirs["pids"], Path::new("/sys/fs/cgroup/pids/web"));
+        assert_eq!(dirs["memory"], Path::new(&format!("/sys/fs/cgroup/memory{}/web", own_memory(&host))));
+        let v2 = recorded::v2();
+        assert_eq!(resolve(&v2, None, "web").unwrap(), CgroupPaths::V2("/sys/fs/cgroup/husk-capture/shell/web".into()));
+    }
+
+    #[test]
+    fn paths_on_v2() {
+        let host = recorded::v2();
+        assert_eq!(
+            resolve(&host, Some(Path::new("pod/c1")), "c1").unwrap(),
+            CgroupPaths::V2("/sys/fs/cgroup/husk-capture/shell/pod/c1".into())
+        );
+        assert_eq!(resolve(&host, Some(Path::new("/husk/c1")), "c1").unwrap(), CgroupPaths::V2("/sys/fs/cgroup/husk/c1".into()));
+    }
+
+    #[test]
+    fn parent_components_and_slices_are_refused_on_both() {
+        for host in [recorded::v1_hybrid(), recorded::v2()] {
+            for path in ["../escape", "/a/../../b", "a/.."] {
+                let error = resolve(&host, Some(Path::new(path)), "c").unwrap_err().to_string();
+                assert_eq!(error, format!("config.json: linux.cgroupsPath: {path:?} must not contain \"..\""));
+            }
+            let error = resolve(&host, Some(Path::new("system.slice:husk:c1")), "c1").unwrap_err().to_string();
+            assert!(error.starts_with("config.json: linux.cgroupsPath: \"system.slice:husk:c1\" is a systemd slice path"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_mount_of_a_subtree_is_followed() {
+        // Inside a container whose /sys/fs/cgroup/memory is bound from its
+        // cgroup /docker/abc: its own cgroup is that mount's root.
+        let mountinfo = "20 1 0:1 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n\
+                         21 20 0:2 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+        let host = HostFacts::from_recorded(mountinfo, "1:memory:/docker/abc\n", false).unwrap();
+        let dirs = v1_dirs(resolve(&host, Some(Path::new("inner")), "c").unwrap());
+        assert_eq!(dirs["memory"], Path::new("/sys/fs/cgroup/memory/inner"));
+    }
 }

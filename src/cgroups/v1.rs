@@ -3,47 +3,79 @@
 //! serves the controllers v1 does not mount (hugetlb on some hosts) and the
 //! raw `unified` keys.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
+use super::common::{self, Version, write_all};
 use super::convert::{limit_or_max, unless_zero};
+use super::stats::{self, Blkio, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, Pids, Stats, Throttling};
+use crate::host::{CgroupMode, HostFacts};
+
 use super::{CGROUP_ROOT, Cgroup, CgroupError, Entry, Result, devices, keyed, procs, read, read_u64, write};
 
 pub struct V1 {
     pub dirs: BTreeMap<String, PathBuf>,
 }
 
-/// The mounted hierarchies: (name under /sys/fs/cgroup, mount point, key of
-/// /proc/self/cgroup). Read from mountinfo, not assumed.
-pub fn hierarchies() -> Vec<(String, PathBuf, String)> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut found = Vec::new();
-    for line in mountinfo.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else { continue };
-        let (mount_point, fstype, super_opts) = (fields[4], fields[sep + 1], fields.get(sep + 3).copied().unwrap_or(""));
-        let mount = PathBuf::from(mount_point);
-        if mount.parent() != Some(Path::new(CGROUP_ROOT)) {
-            continue;
-        }
-        let name = mount.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let key = match fstype {
-            "cgroup2" => String::new(),
-            "cgroup" => {
-                let mut controllers: Vec<&str> = super_opts
-                    .split(',')
-                    .filter(|o| *o != "rw" && *o != "ro" && !o.starts_with("release_agent") && *o != "clone_children" && *o != "noprefix")
-                    .collect();
-                controllers.sort();
-                controllers.join(",")
-            }
-            _ => continue,
-        };
-        found.push((name, mount, key));
+/// One cgroup hierarchy mounted under /sys/fs/cgroup on a v1 or hybrid
+/// host (the cgroup2 tree of a hybrid host is one of them, `unified`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// The mount point's name: `memory`, `cpu,cpuacct`, `systemd`, `unified`.
+    pub name: String,
+    pub mount_point: PathBuf,
+    /// Its controllers, sorted, as mount options name them (`cpu`,
+    /// `cpuacct`; `name=systemd`); empty for cgroup2.
+    pub controllers: Vec<String>,
+    /// husk's own cgroup in it, relative to what the mount shows (its root,
+    /// in mountinfo, is not always the hierarchy's).
+    pub own_path: Option<String>,
+}
+
+/// The hierarchies of a v1 or hybrid host, from its mount table (none on a
+/// v2 host).
+pub fn hierarchies(host: &HostFacts) -> Vec<Hierarchy> {
+    if host.cgroup_mode == CgroupMode::V2 {
+        return Vec::new();
     }
-    found
+    let known: BTreeSet<&str> = host.v1_controller_names().collect();
+    host.cgroup_mounts()
+        .map(|mount| {
+            let mut controllers: Vec<String> = if mount.fs_type == "cgroup2" {
+                Vec::new()
+            } else {
+                mount
+                    .super_options
+                    .iter()
+                    .map(|(key, value)| match value {
+                        Some(v) if key == "name" => format!("name={v}"),
+                        _ => key.clone(),
+                    })
+                    .filter(|option| known.contains(option.as_str()))
+                    .collect()
+            };
+            controllers.sort();
+            let own_path = host.own_cgroup(&controllers).map(|own| relative_to_mount(own, &mount.root));
+            Hierarchy {
+                name: mount.mount_point.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                mount_point: mount.mount_point.clone(),
+                controllers,
+                own_path,
+            }
+        })
+        .collect()
+}
+
+/// A cgroup path of /proc/self/cgroup (from the hierarchy's root) as a path
+/// under a mount of the hierarchy whose root is `mount_root` (a container's
+/// bind of its own cgroup shows `/docker/…` as root).
+pub fn relative_to_mount(own: &str, mount_root: &str) -> String {
+    match Path::new(own).strip_prefix(mount_root) {
+        Ok(rest) => format!("/{}", rest.display()),
+        Err(_) => own.to_string(),
+    }
 }
 
 impl V1 {
@@ -57,10 +89,7 @@ impl V1 {
     /// The directory of a controller the resources need; an error if the
     /// host does not mount it.
     fn need(&self, controller: &str, field: &str) -> Result<&Path> {
-        self.dir(controller).ok_or_else(|| CgroupError::Config {
-            field: field.to_string(),
-            message: format!("the host has no {controller} cgroup controller"),
-        })
+        self.dir(controller).ok_or_else(|| CgroupError::config(field, format!("the host has no {controller} cgroup controller")))
     }
 
     /// A new cpuset cgroup starts with no cpus and mems: copy the parent's,
@@ -94,10 +123,7 @@ impl V1 {
         let write_swap = |dir: &Path| -> Result<()> {
             match memory.swap() {
                 Some(swap) if dir.join("memory.memsw.limit_in_bytes").exists() => write(dir, "memory.memsw.limit_in_bytes", bytes(swap)),
-                Some(_) => Err(CgroupError::Config {
-                    field: "linux.resources.memory.swap".into(),
-                    message: "the host has no swap accounting (memory.memsw.*)".into(),
-                }),
+                Some(_) => Err(CgroupError::config("linux.resources.memory.swap", "the host has no swap accounting (memory.memsw.*)")),
                 None => Ok(()),
             }
         };
@@ -175,10 +201,7 @@ impl V1 {
         let device_weights: Vec<_> = io.weight_device().iter().flatten().filter_map(|d| Some((d, unless_zero(d.weight())?))).collect();
         let weighted = weight.is_some() || leaf_weight.is_some() || !device_weights.is_empty();
         if weighted && weight_file.is_none() {
-            return Err(CgroupError::Config {
-                field: "linux.resources.blockIO.weight".into(),
-                message: "the host's block I/O scheduler has no weights (no blkio.weight or blkio.bfq.weight)".into(),
-            });
+            return Err(CgroupError::config("linux.resources.blockIO.weight", "the host's block I/O scheduler has no weights (no blkio.weight or blkio.bfq.weight)"));
         }
         if let (Some(file), Some(weight)) = (weight_file, weight) {
             write(dir, file, weight.to_string())?;
@@ -191,17 +214,7 @@ impl V1 {
                 write(dir, &format!("{file}_device"), format!("{}:{} {weight}", device.major(), device.minor()))?;
             }
         }
-        let throttles = [
-            ("blkio.throttle.read_bps_device", io.throttle_read_bps_device()),
-            ("blkio.throttle.write_bps_device", io.throttle_write_bps_device()),
-            ("blkio.throttle.read_iops_device", io.throttle_read_iops_device()),
-            ("blkio.throttle.write_iops_device", io.throttle_write_iops_device()),
-        ];
-        for (file, list) in throttles {
-            for device in list.iter().flatten() {
-                write(dir, file, format!("{}:{} {}", device.major(), device.minor(), device.rate()))?;
-            }
-        }
+        write_all(dir, &common::block_io_throttles(io, Version::V1))?;
         Ok(())
     }
 
@@ -210,16 +223,7 @@ impl V1 {
             let dir = self.need("pids", "linux.resources.pids")?;
             write(dir, "pids.max", limit_or_max(Some(pids.limit()).filter(|l| *l > 0)))?;
         }
-        for hugepage in r.hugepage_limits().iter().flatten() {
-            let size = hugepage.page_size();
-            match (self.dir("hugetlb"), self.dirs.get("unified")) {
-                (Some(dir), _) => write(dir, &format!("hugetlb.{size}.limit_in_bytes"), hugepage.limit().to_string())?,
-                (None, Some(unified)) if unified.join(format!("hugetlb.{size}.max")).exists() => {
-                    write(unified, &format!("hugetlb.{size}.max"), hugepage.limit().to_string())?
-                }
-                _ => self.need("hugetlb", "linux.resources.hugepageLimits").map(drop)?,
-            }
-        }
+        self.apply_hugetlb(r)?;
         if let Some(network) = r.network() {
             if let Some(class_id) = network.class_id() {
                 write(self.need("net_cls", "linux.resources.network.classID")?, "net_cls.classid", class_id.to_string())?;
@@ -229,33 +233,14 @@ impl V1 {
                 write(dir, "net_prio.ifpriomap", format!("{} {}", priority.name(), priority.priority()))?;
             }
         }
-        for (device, limits) in r.rdma().iter().flatten() {
-            let dir = self.need("rdma", "linux.resources.rdma")?;
-            let mut line = device.clone();
-            if let Some(handles) = limits.hca_handles() {
-                line.push_str(&format!(" hca_handle={handles}"));
-            }
-            if let Some(objects) = limits.hca_objects() {
-                line.push_str(&format!(" hca_object={objects}"));
-            }
-            write(dir, "rdma.max", line)?;
+        if let Some(rdma) = r.rdma().as_ref().filter(|l| !l.is_empty()) {
+            write_all(self.need("rdma", "linux.resources.rdma")?, &common::rdma_limits(rdma))?;
         }
         if let Some(unified) = r.unified().as_ref().filter(|u| !u.is_empty()) {
             let Some(dir) = self.dirs.get("unified") else {
-                return Err(CgroupError::Config {
-                    field: "linux.resources.unified".into(),
-                    message: "raw cgroup v2 keys need a cgroup v2 hierarchy, and this host has none".into(),
-                });
+                return Err(CgroupError::config("linux.resources.unified", "raw cgroup v2 keys need a cgroup v2 hierarchy, and this host has none"));
             };
-            for (key, value) in unified {
-                if !dir.join(key).exists() || key.contains('/') {
-                    return Err(CgroupError::Config {
-                        field: format!("linux.resources.unified.{key}"),
-                        message: format!("the controller is not available in {}", dir.display()),
-                    });
-                }
-                write(dir, key, value)?;
-            }
+            common::write_unified(dir, unified)?;
         }
         if let Some(list) = r.devices() {
             let dir = self.need("devices", "linux.resources.devices")?;
@@ -264,6 +249,22 @@ impl V1 {
             }
         }
         Ok(())
+    }
+
+    /// Hugepage limits go to the v1 hugetlb hierarchy, or on a hybrid host
+    /// that mounts none, to the cgroup2 tree's hugetlb files.
+    fn apply_hugetlb(&self, r: &LinuxResources) -> Result<()> {
+        let Some(limits) = r.hugepage_limits().as_ref().filter(|l| !l.is_empty()) else { return Ok(()) };
+        if let Some(dir) = self.dir("hugetlb") {
+            return write_all(dir, &common::hugetlb_limits(limits, Version::V1));
+        }
+        let unified = self.dirs.get("unified").filter(|dir| {
+            limits.iter().all(|l| dir.join(common::hugetlb_file(l.page_size(), Version::V2)).exists())
+        });
+        match unified {
+            Some(dir) => write_all(dir, &common::hugetlb_limits(limits, Version::V2)),
+            None => self.need("hugetlb", "linux.resources.hugepageLimits").map(drop),
+        }
     }
 
     fn freezer(&self) -> Option<&Path> {
@@ -357,34 +358,27 @@ impl Cgroup for V1 {
         self.dir("memory").map(|d| keyed(d, "memory.oom_control")).and_then(|m| m.get("oom_kill").copied()).unwrap_or(0)
     }
 
-    fn stats(&self) -> serde_json::Value {
+    fn stats(&self) -> Stats {
         let empty = PathBuf::new();
-        let memory = self.dir("memory").unwrap_or(&empty);
-        let cpuacct = self.dir("cpuacct").unwrap_or(&empty);
-        let cpu = keyed(self.dir("cpu").unwrap_or(&empty), "cpu.stat");
-        let cpuacct_stat = keyed(cpuacct, "cpuacct.stat");
-        let ticks = |key: &str| cpuacct_stat.get(key).copied().unwrap_or(0) * 10_000_000; // USER_HZ 100
-        let pids = self.dir("pids").unwrap_or(&empty);
+        let dir = |controller: &str| self.dir(controller).unwrap_or(&empty);
+        let memory = dir("memory");
         let raw = keyed(memory, "memory.stat");
-        super::stats::assemble(super::stats::Raw {
-            cpu_total_ns: read_u64(cpuacct, "cpuacct.usage"),
-            cpu_user_ns: ticks("user"),
-            cpu_kernel_ns: ticks("system"),
-            periods: cpu.get("nr_periods").copied().unwrap_or(0),
-            throttled_periods: cpu.get("nr_throttled").copied().unwrap_or(0),
-            throttled_ns: cpu.get("throttled_time").copied().unwrap_or(0),
-            memory_usage: read_u64(memory, "memory.usage_in_bytes"),
-            memory_max_usage: read_u64(memory, "memory.max_usage_in_bytes"),
-            memory_limit: read_u64(memory, "memory.limit_in_bytes"),
-            memory_failcnt: read_u64(memory, "memory.failcnt"),
-            swap_usage: read_u64(memory, "memory.memsw.usage_in_bytes"),
-            swap_limit: read_u64(memory, "memory.memsw.limit_in_bytes"),
-            cache: raw.get("cache").copied().unwrap_or(0),
-            memory_raw: raw,
-            pids_current: read_u64(pids, "pids.current"),
-            pids_limit: read(pids, "pids.max").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
-            io: Vec::new(),
-        })
+        Stats {
+            cpu: cpu_stats(dir("cpu"), dir("cpuacct")),
+            cpuset: cpuset_stats(dir("cpuset")),
+            memory: Memory {
+                cache: raw.get("cache").copied().unwrap_or(0),
+                usage: stats::memory_entry_v1(memory, ""),
+                swap: stats::memory_entry_v1(memory, "memsw."),
+                kernel: stats::memory_entry_v1(memory, "kmem."),
+                kernel_tcp: stats::memory_entry_v1(memory, "kmem.tcp."),
+                raw,
+            },
+            pids: Pids { current: read_u64(dir("pids"), "pids.current"), limit: read_u64(dir("pids"), "pids.max") },
+            blkio: blkio_stats(dir("blkio")),
+            hugetlb: self.dir("hugetlb").map(hugetlb_stats).unwrap_or_default(),
+            ..Stats::default()
+        }
     }
 
     fn destroy(&self) -> Result<()> {
@@ -393,6 +387,90 @@ impl Cgroup for V1 {
         }
         Ok(())
     }
+}
+
+/// cpuacct's usage (ns; per cpu from cpuacct.usage_all) and user/system
+/// split (cpuacct.stat, in USER_HZ ticks), cpu's throttling (cpu.stat).
+fn cpu_stats(cpu: &Path, cpuacct: &Path) -> Cpu {
+    let throttling = keyed(cpu, "cpu.stat");
+    let get = |key: &str| throttling.get(key).copied().unwrap_or(0);
+    let ticks = keyed(cpuacct, "cpuacct.stat");
+    const NS_PER_TICK: u64 = 1_000_000_000 / 100;
+    let (mut percpu_user, mut percpu_kernel) = (Vec::new(), Vec::new());
+    // "cpu user system" and a line per cpu.
+    for line in read(cpuacct, "cpuacct.usage_all").unwrap_or_default().lines().skip(1) {
+        let numbers: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        if let [_, user, system] = numbers[..] {
+            percpu_user.push(user);
+            percpu_kernel.push(system);
+        }
+    }
+    Cpu {
+        usage: CpuUsage {
+            total: read_u64(cpuacct, "cpuacct.usage"),
+            percpu: read(cpuacct, "cpuacct.usage_percpu").unwrap_or_default().split_whitespace().filter_map(|w| w.parse().ok()).collect(),
+            percpu_kernel,
+            percpu_user,
+            kernel: ticks.get("system").copied().unwrap_or(0) * NS_PER_TICK,
+            user: ticks.get("user").copied().unwrap_or(0) * NS_PER_TICK,
+        },
+        throttling: Throttling {
+            periods: get("nr_periods"),
+            throttled_periods: get("nr_throttled"),
+            throttled_time: get("throttled_time"),
+        },
+    }
+}
+
+fn cpuset_stats(dir: &Path) -> CpuSet {
+    let number = |file: &str| read_u64(dir, &format!("cpuset.{file}"));
+    CpuSet {
+        cpus: stats::parse_list(&read(dir, "cpuset.cpus").unwrap_or_default()),
+        cpu_exclusive: number("cpu_exclusive"),
+        mems: stats::parse_list(&read(dir, "cpuset.mems").unwrap_or_default()),
+        mem_hardwall: number("mem_hardwall"),
+        mem_exclusive: number("mem_exclusive"),
+        memory_migrate: number("memory_migrate"),
+        memory_spread_page: number("memory_spread_page"),
+        memory_spread_slab: number("memory_spread_slab"),
+        memory_pressure: number("memory_pressure"),
+        sched_load_balance: number("sched_load_balance"),
+        sched_relax_domain_level: read(dir, "cpuset.sched_relax_domain_level").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+    }
+}
+
+/// Block I/O counters from the first set of files that has any, in runc's
+/// order: BFQ's, CFQ's, the throttle's recursive ones, the throttle's own.
+fn blkio_stats(dir: &Path) -> Blkio {
+    const SETS: [(&str, &str); 4] = [
+        ("blkio.bfq.io_serviced_recursive", "blkio.bfq.io_service_bytes_recursive"),
+        ("blkio.io_serviced_recursive", "blkio.io_service_bytes_recursive"),
+        ("blkio.throttle.io_serviced_recursive", "blkio.throttle.io_service_bytes_recursive"),
+        ("blkio.throttle.io_serviced", "blkio.throttle.io_service_bytes"),
+    ];
+    for (serviced, bytes) in SETS {
+        let ops = stats::parse_blkio_v1(&read(dir, serviced).unwrap_or_default());
+        if !ops.is_empty() {
+            let bytes = stats::parse_blkio_v1(&read(dir, bytes).unwrap_or_default());
+            return Blkio { io_service_bytes_recursive: bytes, io_serviced_recursive: ops };
+        }
+    }
+    Blkio::default()
+}
+
+fn hugetlb_stats(dir: &Path) -> BTreeMap<String, Hugetlb> {
+    stats::hugetlb_sizes(dir)
+        .into_iter()
+        .map(|size| {
+            let file = |name: &str| format!("hugetlb.{size}.{name}");
+            let entry = Hugetlb {
+                usage: read_u64(dir, &file("usage_in_bytes")),
+                max: read_u64(dir, &file("max_usage_in_bytes")),
+                failcnt: read_u64(dir, &file("failcnt")),
+            };
+            (size, entry)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -409,5 +487,49 @@ mod tests {
         assert_eq!(entry.clone_into, Some(PathBuf::from("/sys/fs/cgroup/unified/c")));
         let files: Vec<_> = entry.tasks_files.iter().map(|p| p.display().to_string()).collect();
         assert_eq!(files, ["/sys/fs/cgroup/cpu/c/tasks", "/sys/fs/cgroup/memory/c/tasks", "/sys/fs/cgroup/freezer/c/tasks"]);
+    }
+}
+
+#[cfg(test)]
+mod discovery_tests {
+    use super::*;
+    use crate::host::recorded;
+
+    #[test]
+    fn hierarchies_of_the_hybrid_host() {
+        let found = hierarchies(&recorded::v1_hybrid());
+        let summary: Vec<(String, String)> = found.iter().map(|h| (h.name.clone(), h.controllers.join(","))).collect();
+        let want: Vec<(String, String)> = [
+            ("cpu", "cpu"), ("cpuacct", "cpuacct"), ("cpuset", "cpuset"), ("memory", "memory"), ("devices", "devices"),
+            ("freezer", "freezer"), ("blkio", "blkio"), ("pids", "pids"), ("systemd", "name=systemd"), ("unified", ""),
+        ]
+        .iter()
+        .map(|(n, c)| (n.to_string(), c.to_string()))
+        .collect();
+        assert_eq!(summary, want);
+        let memory = found.iter().find(|h| h.name == "memory").unwrap();
+        assert_eq!(memory.mount_point, Path::new("/sys/fs/cgroup/memory"));
+        assert!(memory.own_path.as_deref().is_some_and(|p| p.starts_with("/process_api/")));
+        assert!(found.iter().filter(|h| h.name != "memory").all(|h| h.own_path.as_deref() == Some("/")));
+    }
+
+    #[test]
+    fn a_v2_host_has_no_v1_hierarchies() {
+        assert!(hierarchies(&recorded::v2()).is_empty());
+    }
+
+    #[test]
+    fn mount_options_that_are_not_controllers_are_left_out() {
+        let mountinfo = "20 1 0:1 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n\
+                         21 20 0:2 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,clone_children,cpu,cpuacct\n\
+                         22 20 0:3 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,release_agent=/x,name=systemd\n\
+                         23 1 0:4 / /elsewhere rw - cgroup cgroup rw,pids\n";
+        let host = HostFacts::from_recorded(mountinfo, "3:pids:/\n2:cpu,cpuacct:/a\n1:name=systemd:/b\n", false).unwrap();
+        let found = hierarchies(&host);
+        assert_eq!(found.len(), 2, "only mounts under /sys/fs/cgroup: {found:?}");
+        assert_eq!(found[0].controllers, ["cpu", "cpuacct"]);
+        assert_eq!(found[0].own_path.as_deref(), Some("/a"));
+        assert_eq!(found[1].controllers, ["name=systemd"]);
+        assert_eq!(found[1].own_path.as_deref(), Some("/b"));
     }
 }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
+use super::common::{self, Version, write_all};
+use super::stats::{self, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling};
 use super::convert::{blkio_weight_to_io_weight, cpu_max, limit_or_max, shares_to_weight, swap_to_v2, unless_zero};
 use super::{CGROUP_ROOT, Cgroup, CgroupError, Entry, Result, devices, devices_bpf, keyed, procs, read, read_u64, write};
 
@@ -99,36 +101,19 @@ impl Cgroup for V2 {
                     write(dir, "io.weight", format!("{}:{} {value}", device.major(), device.minor()))?;
                 }
             }
-            let throttles = [
-                ("rbps", io.throttle_read_bps_device()),
-                ("wbps", io.throttle_write_bps_device()),
-                ("riops", io.throttle_read_iops_device()),
-                ("wiops", io.throttle_write_iops_device()),
-            ];
-            for (key, list) in throttles {
-                for device in list.iter().flatten() {
-                    write(dir, "io.max", format!("{}:{} {key}={}", device.major(), device.minor(), device.rate()))?;
-                }
-            }
+            write_all(dir, &common::block_io_throttles(io, Version::V2))?;
         }
-        for hugepage in r.hugepage_limits().iter().flatten() {
-            write(dir, &format!("hugetlb.{}.max", hugepage.page_size()), hugepage.limit().to_string())?;
+        if let Some(limits) = r.hugepage_limits() {
+            write_all(dir, &common::hugetlb_limits(limits, Version::V2))?;
         }
-        for (device, limits) in r.rdma().iter().flatten() {
-            let mut line = device.clone();
-            if let Some(handles) = limits.hca_handles() {
-                line.push_str(&format!(" hca_handle={handles}"));
-            }
-            if let Some(objects) = limits.hca_objects() {
-                line.push_str(&format!(" hca_object={objects}"));
-            }
-            write(dir, "rdma.max", line)?;
+        if let Some(rdma) = r.rdma() {
+            write_all(dir, &common::rdma_limits(rdma))?;
         }
         if r.network().is_some() {
             return Err(CgroupError::config("linux.resources.network", "net_cls and net_prio do not exist on cgroup v2"));
         }
-        for (key, value) in r.unified().iter().flatten() {
-            apply_unified(dir, key, value)?;
+        if let Some(unified) = r.unified() {
+            common::write_unified(dir, unified)?;
         }
         if let Some(list) = r.devices() {
             devices_bpf::apply(dir, &devices::rules(list))?;
@@ -180,63 +165,52 @@ impl Cgroup for V2 {
         keyed(&self.dir, "memory.events").get("oom_kill").copied().unwrap_or(0)
     }
 
-    fn stats(&self) -> serde_json::Value {
+    fn stats(&self) -> Stats {
         let dir = &self.dir;
         let cpu = keyed(dir, "cpu.stat");
-        let memory = keyed(dir, "memory.stat");
-        let limit = |file: &str| read(dir, file).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(u64::MAX);
-        let events = keyed(dir, "memory.events");
-        super::stats::assemble(super::stats::Raw {
-            cpu_total_ns: cpu.get("usage_usec").copied().unwrap_or(0) * 1000,
-            cpu_user_ns: cpu.get("user_usec").copied().unwrap_or(0) * 1000,
-            cpu_kernel_ns: cpu.get("system_usec").copied().unwrap_or(0) * 1000,
-            throttled_periods: cpu.get("nr_throttled").copied().unwrap_or(0),
-            periods: cpu.get("nr_periods").copied().unwrap_or(0),
-            throttled_ns: cpu.get("throttled_usec").copied().unwrap_or(0) * 1000,
-            memory_usage: read_u64(dir, "memory.current"),
-            memory_max_usage: read_u64(dir, "memory.peak"),
-            memory_limit: limit("memory.max"),
-            memory_failcnt: events.get("max").copied().unwrap_or(0),
-            swap_usage: read_u64(dir, "memory.swap.current"),
-            swap_limit: limit("memory.swap.max"),
-            cache: memory.get("file").copied().unwrap_or(0),
-            memory_raw: memory,
-            pids_current: read_u64(dir, "pids.current"),
-            pids_limit: read(dir, "pids.max").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
-            io: keyed_io(dir),
-        })
+        let usec = |key: &str| cpu.get(key).copied().unwrap_or(0) * 1000;
+        let raw = keyed(dir, "memory.stat");
+        let usage = MemoryEntry {
+            limit: stats::read_limit(dir, "memory.max"),
+            usage: read_u64(dir, "memory.current"),
+            max: 0,
+            failcnt: stats::key(dir, "memory.events", "max"),
+        };
+        // Reported as v1's memory+swap, as runc does, so that one reading
+        // of the numbers serves both versions.
+        let swap_limit = stats::read_limit(dir, "memory.swap.max");
+        let swap = MemoryEntry {
+            limit: if swap_limit == u64::MAX { u64::MAX } else { swap_limit.saturating_add(usage.limit) },
+            usage: read_u64(dir, "memory.swap.current") + usage.usage,
+            max: 0,
+            failcnt: stats::key(dir, "memory.swap.events", "max"),
+        };
+        let pids_limit = stats::read_limit(dir, "pids.max");
+        Stats {
+            cpu: Cpu {
+                usage: CpuUsage { total: usec("usage_usec"), kernel: usec("system_usec"), user: usec("user_usec"), ..CpuUsage::default() },
+                throttling: Throttling {
+                    periods: cpu.get("nr_periods").copied().unwrap_or(0),
+                    throttled_periods: cpu.get("nr_throttled").copied().unwrap_or(0),
+                    throttled_time: usec("throttled_usec"),
+                },
+            },
+            memory: Memory { cache: raw.get("file").copied().unwrap_or(0), usage, swap, raw, ..Memory::default() },
+            pids: Pids { current: read_u64(dir, "pids.current"), limit: if pids_limit == u64::MAX { 0 } else { pids_limit } },
+            blkio: stats::parse_io_stat(&read(dir, "io.stat").unwrap_or_default()),
+            hugetlb: stats::hugetlb_sizes(dir)
+                .into_iter()
+                .map(|size| {
+                    let usage = read_u64(dir, &format!("hugetlb.{size}.current"));
+                    let failcnt = stats::key(dir, &format!("hugetlb.{size}.events"), "max");
+                    (size, Hugetlb { usage, max: 0, failcnt })
+                })
+                .collect(),
+            ..Stats::default()
+        }
     }
 
     fn destroy(&self) -> Result<()> {
         super::remove_dir(&self.dir)
     }
-}
-
-/// A raw `linux.resources.unified` key: written as given, but the
-/// controller must be there (the file exists), or it is an error.
-fn apply_unified(dir: &Path, key: &str, value: &str) -> Result<()> {
-    if key.contains('/') || key.starts_with('.') {
-        return Err(CgroupError::config(&format!("linux.resources.unified.{key}"), "is not a cgroup file name"));
-    }
-    if !dir.join(key).exists() {
-        let controller = key.split('.').next().unwrap_or(key);
-        return Err(CgroupError::config(
-            &format!("linux.resources.unified.{key}"),
-            format!("the {controller} controller is not available in {}", dir.display()),
-        ));
-    }
-    write(dir, key, value)
-}
-
-/// io.stat's per-device byte and operation counters.
-fn keyed_io(dir: &Path) -> Vec<(String, u64, u64, u64, u64)> {
-    read(dir, "io.stat")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let device = line.split_whitespace().next()?.to_string();
-            let get = |key: &str| line.split_whitespace().find_map(|w| w.strip_prefix(key)?.parse::<u64>().ok()).unwrap_or(0);
-            Some((device, get("rbytes="), get("wbytes="), get("rios="), get("wios=")))
-        })
-        .collect()
 }

@@ -18,6 +18,7 @@ use crate::activation::{self, NotifySocket};
 use crate::cgroups::{self, Cgroup, CgroupPaths};
 use crate::error::{Error, Result};
 use crate::hooks;
+use crate::host::HostFacts;
 use crate::init::{self, InitArgs};
 use crate::launch::console::{self, ConsoleTarget};
 use crate::launch::parent::{self, ParentPart};
@@ -74,7 +75,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     phase("spec loaded");
 
     let linux = spec.linux().as_ref();
-    let cgroup_paths = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
+    let cgroup_paths = cgroups::resolve(&plan.host, linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
 
     let reservation = store.reserve(&opts.id)?;
     // Recorded before anything is made, so that `delete` can undo a create
@@ -117,6 +118,8 @@ struct Plan {
     console: Option<ConsoleTarget>,
     /// The order of the launch.
     script: Script,
+    /// Read once, for the cgroup's path and the init's mounts.
+    host: HostFacts,
 }
 
 impl Plan {
@@ -133,7 +136,7 @@ impl Plan {
             terminal: console.is_some(),
             seccomp_listener: loaded.seccomp.as_ref().is_some_and(|f| f.listener().is_some()),
         };
-        Ok(Plan { namespaces, console, script: Script::new(&route) })
+        Ok(Plan { namespaces, console, script: Script::new(&route), host: HostFacts::read()? })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -178,6 +181,8 @@ fn set_up(
         preserve_fds: opts.listen_fds as i32 + opts.preserve_fds,
         seccomp: loaded.seccomp.as_ref(),
         cgroup_entry,
+        host: &plan.host,
+        cgroup: Some(&cgroup_paths),
     };
 
     let mut children = Children::default();

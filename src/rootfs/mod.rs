@@ -17,6 +17,9 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, SFlag, fstat, makedev};
 use oci_spec::runtime::Spec;
 
+use crate::cgroups::CgroupPaths;
+use crate::host::HostFacts;
+
 pub use devices::bind_console;
 use mounts::{MountContext, mount_entry, remount};
 use resolve::{fd_path, open_in_root};
@@ -54,6 +57,10 @@ pub struct RootfsPlan<'a> {
     pub user_ns: bool,
     pub cgroup_ns: bool,
     pub no_pivot: bool,
+    /// The host as `create` read it.
+    pub host: &'a HostFacts,
+    /// The container's cgroup, which the init is in by now.
+    pub cgroup: Option<&'a CgroupPaths>,
 }
 
 /// Mounts the rootfs and every configured mount inside it, and fills /dev.
@@ -66,7 +73,7 @@ pub fn prepare(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
     mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
         .map_err(|e| RootfsError::sys("set propagation of", Path::new("/"), e))?;
     if propagation.contains(MsFlags::MS_SHARED) {
-        make_parent_mount_private(&plan.rootfs)?;
+        make_parent_mount_private(&plan.rootfs, plan.host)?;
     }
     let rootfs = &plan.rootfs;
     mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
@@ -77,6 +84,8 @@ pub fn prepare(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
         root: root.as_fd(),
         bundle: plan.bundle,
         cgroup_ns: plan.cgroup_ns,
+        host: plan.host,
+        cgroup: plan.cgroup,
         mount_label: crate::security::lsm::mount_label(plan.spec),
     };
     let entries = plan.spec.mounts().as_deref().unwrap_or_default();
@@ -223,18 +232,33 @@ fn mask(root: &OwnedFd, null: &OwnedFd, path: &Path) -> Result<(), RootfsError> 
 
 /// pivot_root refuses a new root whose parent mount is shared; with a shared
 /// rootfsPropagation, make just that parent private.
-fn make_parent_mount_private(rootfs: &Path) -> Result<(), RootfsError> {
-    let host_err = |e: procfs::ProcError| RootfsError::Host {
-        what: "reading mountinfo".into(),
-        message: e.to_string(),
-    };
-    let infos = procfs::process::Process::myself().and_then(|p| p.mountinfo()).map_err(host_err)?;
-    let parent = infos
-        .into_iter()
-        .filter(|m| rootfs.starts_with(&m.mount_point))
+fn make_parent_mount_private(rootfs: &Path, host: &HostFacts) -> Result<(), RootfsError> {
+    let parent = parent_mount(rootfs, host);
+    mount(None::<&str>, parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(|e| RootfsError::sys("make private", parent, e))
+}
+
+/// The mount point a path lies on: the longest mount point it starts with.
+fn parent_mount<'a>(path: &Path, host: &'a HostFacts) -> &'a Path {
+    host.mounts
+        .iter()
+        .filter(|m| path.starts_with(&m.mount_point))
         .max_by_key(|m| m.mount_point.as_os_str().len())
-        .map(|m| m.mount_point)
-        .unwrap_or_else(|| PathBuf::from("/"));
-    mount(None::<&str>, &parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| RootfsError::sys("make private", &parent, e))
+        .map_or(Path::new("/"), |m| m.mount_point.as_path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::recorded;
+
+    #[test]
+    fn parent_mount_of_a_rootfs() {
+        let host = recorded::v1_hybrid();
+        assert_eq!(parent_mount(Path::new("/work/bundle/rootfs"), &host), Path::new("/"));
+        assert_eq!(parent_mount(Path::new("/dev/shm/b/rootfs"), &host), Path::new("/dev/shm"));
+        assert_eq!(parent_mount(Path::new("/devices/x"), &host), Path::new("/"), "a prefix of a name is no parent");
+        let v2 = recorded::v2();
+        assert_eq!(parent_mount(Path::new("/tmp/work/scen-1/rootfs"), &v2), Path::new("/tmp"));
+    }
 }

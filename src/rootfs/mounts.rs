@@ -21,6 +21,9 @@ pub struct MountContext<'a> {
     pub bundle: &'a Path,
     /// The container has a new cgroup namespace of its own.
     pub cgroup_ns: bool,
+    /// For the `cgroup` entry: the host's hierarchies, the container's cgroup.
+    pub host: &'a crate::host::HostFacts,
+    pub cgroup: Option<&'a crate::cgroups::CgroupPaths>,
     /// linux.mountLabel: the SELinux context of the filesystems mounted
     /// fresh (validated: only set where the host runs SELinux).
     pub mount_label: Option<&'a str>,
