@@ -603,3 +603,12 @@ fn rfc3339_checker() {
     assert!(!is_rfc3339("2026-11-22T14:06:54"));
     assert!(!is_rfc3339("2026-11-22T14:06:54."));
 }
+
+#[test]
+fn a_long_value_is_cut_in_the_error() {
+    let mut bundle = Bundle::new(&["true"]);
+    let long = "n".repeat(5000);
+    bundle.config["linux"]["namespaces"][0]["type"] = long.as_str().into();
+    let message = create_fails(&mut bundle, "long-value", &["config.json: linux.namespaces[0].type: unknown namespace \"nnnn", "(5000 characters)"]);
+    assert!(message.len() < 400, "the error quotes the value whole: {} bytes", message.len());
+}

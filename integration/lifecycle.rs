@@ -328,3 +328,83 @@ fn features_describe_what_husk_does() {
         assert!(out.status.success(), "{action} with {op}: {}", text(&out.stderr));
     }
 }
+
+/// What becomes of the bundle after `create`.
+#[derive(Clone, Copy, Debug)]
+enum BundleAfterCreate {
+    /// `rm -rf` of the bundle directory (the rootfs, which the container
+    /// uses, lies elsewhere).
+    Removed,
+    /// config.json rewritten to something that is not a config.
+    Invalid,
+}
+
+/// Every later verb works from the state kept at create: the bundle may be
+/// changed or gone (crun keeps the config in its state too).
+fn later_verbs_work_without_the_bundle(after: BundleAfterCreate) {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    let id = b.id("nobundle");
+    let bundle = b.dir.join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    b.config["root"]["path"] = b.rootfs().display().to_string().into();
+    b.config["linux"]["resources"] = serde_json::json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 50}});
+    // A seccomp profile that exec'd processes must get from the state too:
+    // mkdir fails with EPERM.
+    b.config["linux"]["seccomp"] = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    std::fs::write(bundle.join("config.json"), serde_json::to_string(&b.config).unwrap()).unwrap();
+    let out = b.husk(&["create", "--bundle", &bundle.display().to_string(), &id]);
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    match after {
+        BundleAfterCreate::Removed => std::fs::remove_dir_all(&bundle).unwrap(),
+        BundleAfterCreate::Invalid => std::fs::write(bundle.join("config.json"), "{ not a config").unwrap(),
+    }
+
+    let out = b.husk(&["start", &id]);
+    assert!(out.status.success(), "{after:?}: start: {}", text(&out.stderr));
+    assert_eq!(b.state(&id)["status"], "running");
+
+    let out = b.husk(&["exec", &id, "sh", "-c", "echo in-$(hostname); mkdir /tmp/x"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(text(&out.stdout).trim(), format!("in-{}", b.config["hostname"].as_str().unwrap()), "{after:?}: exec: {stderr}");
+    assert!(!out.status.success() && stderr.contains("Operation not permitted"), "{after:?}: the filter reached exec: {stderr}");
+
+    let out = b.husk(&["ps", "-f", "json", &id]);
+    assert!(out.status.success(), "{after:?}: ps: {}", text(&out.stderr));
+    let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(pids.contains(&b.state(&id)["pid"].as_i64().unwrap()), "{after:?}: ps lists the init: {pids:?}");
+
+    let stats = |b: &Bundle| -> serde_json::Value {
+        let out = b.husk(&["events", "--stats", &id]);
+        assert!(out.status.success(), "{after:?}: events: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let before = stats(&b);
+    assert_eq!(before["type"], "stats");
+    assert_eq!(before["data"]["memory"]["usage"]["limit"], 64 << 20, "{after:?}: {before}");
+    let out = b.husk(&["update", "--memory", "32m", "--pids-limit", "20", &id]);
+    assert!(out.status.success(), "{after:?}: update: {}", text(&out.stderr));
+    let updated = stats(&b);
+    assert_eq!(updated["data"]["memory"]["usage"]["limit"], 32 << 20, "{after:?}: {updated}");
+    assert_eq!(updated["data"]["pids"]["limit"], 20, "{after:?}: {updated}");
+
+    let out = b.husk(&["kill", &id, "KILL"]);
+    assert!(out.status.success(), "{after:?}: kill: {}", text(&out.stderr));
+    wait_until("container to stop", || b.state(&id)["status"] == "stopped");
+    let out = b.husk(&["delete", &id]);
+    assert!(out.status.success(), "{after:?}: delete: {}", text(&out.stderr));
+    assert_no_cgroup(&id);
+}
+
+#[test]
+fn later_verbs_work_after_the_bundle_was_removed() {
+    later_verbs_work_without_the_bundle(BundleAfterCreate::Removed);
+}
+
+#[test]
+fn later_verbs_work_after_config_json_became_invalid() {
+    later_verbs_work_without_the_bundle(BundleAfterCreate::Invalid);
+}
