@@ -108,11 +108,13 @@ systemctl --root="$root" mask --quiet \
     getty@tty1.service serial-getty@ttyS0.service getty.target console-getty.service \
     apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
     fstrim.timer logrotate.timer man-db.timer systemd-tmpfiles-clean.timer \
-    podman-auto-update.timer podman-restart.service podman-clean-transient.service \
+    podman-auto-update.timer podman-auto-update.service podman-restart.service podman-clean-transient.service \
+    modprobe@drm.service modprobe@efi_pstore.service systemd-pstore.service \
     systemd-networkd-wait-online.service systemd-firstboot.service \
     systemd-random-seed.service systemd-update-utmp.service systemd-update-utmp-runlevel.service \
     systemd-journal-catalog-update.service ldconfig.service systemd-hwdb-update.service \
     2>/dev/null || true
+systemctl --root="$root" set-default --quiet multi-user.target
 mkdir -p "$root/etc/systemd/journald.conf.d" "$root/payload"
 # The journal stays in memory: the root disk is a throw-away snapshot.
 printf '[Journal]\nStorage=volatile\n' >"$root/etc/systemd/journald.conf.d/volatile.conf"
