@@ -191,13 +191,16 @@ fn fake_systemd(address: String, started: std::sync::mpsc::Sender<()>) -> Vec<Me
                     bus.send_message(out).unwrap();
                 };
                 let result = job_result(&unit);
-                if job % 2 == 0 && result.is_some() {
-                    removed(&mut bus, result.unwrap());
-                    reply(&mut bus, vec![Value::ObjectPath(path.clone())]);
-                } else {
-                    reply(&mut bus, vec![Value::ObjectPath(path.clone())]);
-                    if let Some(result) = result {
+                match result {
+                    Some(result) if job % 2 == 0 => {
                         removed(&mut bus, result);
+                        reply(&mut bus, vec![Value::ObjectPath(path.clone())]);
+                    }
+                    _ => {
+                        reply(&mut bus, vec![Value::ObjectPath(path.clone())]);
+                        if let Some(result) = result {
+                            removed(&mut bus, result);
+                        }
                     }
                 }
                 if member == "StartTransientUnit" && result == Some("done") {
