@@ -1,0 +1,149 @@
+//! A booted systemd host, for the systemd cgroup driver: Debian bookworm
+//! with systemd 252 as PID 1 under QEMU (integration/vm/systemd-image.sh
+//! builds it once per machine into /var/cache/husk-vm; systemd-boot.sh boots
+//! it), booted twice: cgroup v2 and hybrid (systemd.unified_cgroup_hierarchy=0).
+//! Each boot runs the payload of integration/vm/systemd-payload/:
+//! - host.sh proves the host: PID 1, `systemctl is-system-running`, the
+//!   cgroup layout, systemd's manager on the system bus through busctl, and
+//!   Debian's runc (the oracle) running a busybox container with
+//!   `--systemd-cgroup` in a transient scope with its properties;
+//! - client.sh drives husk's own D-Bus client (src/systemd/, built as the
+//!   static example `systemd-client`) against that systemd: a scope for a
+//!   sleeping process, its properties in `systemctl show` and the cgroup
+//!   files, a property change, the stop, and its errors.
+//!
+//! Needs mmdebstrap, e2fsprogs, qemu-system-x86 and the Debian mirror (.ci/run
+//! installs them); a cold cache builds the image first (about 2.5 minutes).
+//! HUSK_CARGO_LOCKED=1 says the caller holds /tmp/husk-cargo.lock, which the
+//! build of the example otherwise takes.
+
+#[path = "common/verdict.rs"]
+mod verdict;
+use verdict::verdict;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const HOST_CHECKS: &[&str] = &[
+    "host.pid1",
+    "host.system-running",
+    "host.bus",
+    "runc.run",
+    "runc.scope-active",
+    "runc.scope-has-init",
+    "runc.init-cgroup",
+    "runc.memory-property",
+    "runc.tasks-property",
+    "runc.scope-gone",
+];
+
+const CLIENT_CHECKS: &[&str] = &[
+    "client.version",
+    "client.start",
+    "client.active",
+    "client.pid-in-scope",
+    "client.property-MemoryMax",
+    "client.property-TasksMax",
+    "client.property-CPUQuotaPerSecUSec",
+    "client.property-CPUQuotaPeriodUSec",
+    "client.property-AllowedCPUs",
+    "client.property-Delegate",
+    "client.property-DevicePolicy",
+    "client.property-DeviceAllow",
+    "client.property-Slice",
+    "client.property-DefaultDependencies",
+    "client.file-pids.max",
+    "client.set-properties",
+    "client.exists",
+    "client.stop",
+    "client.process-stopped",
+    "client.absent-after-stop",
+    "client.stop-absent",
+    "client.refused",
+    "client.unreachable",
+];
+
+/// The checks only one cgroup layout has.
+fn mode_checks(mode: &str) -> &'static [&'static str] {
+    match mode {
+        "v2" => &["host.cgroup-v2", "client.file-memory.max", "client.file-cpu.max", "client.file-cpuset.cpus"],
+        _ => &["host.cgroup-hybrid", "client.file-cpu.cfs_quota_us"],
+    }
+}
+
+/// The static `systemd-client` example, built in target/static (as
+/// build-and-boot.sh builds its static husk) so that the test's own build
+/// is not invalidated and cargo's lock on it is not needed.
+fn build_client(repo: &Path) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = if std::env::var_os("HUSK_CARGO_LOCKED").is_some() {
+        Command::new(&cargo)
+    } else {
+        let mut flock = Command::new("flock");
+        flock.arg("/tmp/husk-cargo.lock").arg(&cargo);
+        flock
+    };
+    let status = build
+        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu", "--example", "systemd-client"])
+        .env("CARGO_TARGET_DIR", repo.join("target/static"))
+        .current_dir(repo)
+        .stdin(Stdio::null())
+        .status()
+        .expect("run cargo build --example systemd-client");
+    assert!(status.success(), "building the systemd-client example failed");
+    let client = repo.join("target/static/x86_64-unknown-linux-gnu/release/examples/systemd-client");
+    let ldd = Command::new("ldd").arg(&client).output().expect("run ldd");
+    assert!(!String::from_utf8_lossy(&ldd.stdout).contains("=>"), "{} is dynamically linked", client.display());
+    client
+}
+
+/// The payload disk's tree: the scenarios and the client.
+fn make_payload(repo: &Path, client: &Path, dir: &Path) {
+    let source = repo.join("integration/vm/systemd-payload");
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    for (from, to) in [("run.sh", "run.sh"), ("lib.sh", "lib.sh"), ("host.sh", "scenarios/10-host.sh"), ("client.sh", "scenarios/20-client.sh")] {
+        std::fs::copy(source.join(from), dir.join(to)).unwrap();
+    }
+    std::fs::copy(client, dir.join("bin/systemd-client")).unwrap();
+}
+
+#[test]
+fn a_booted_systemd_host_in_both_cgroup_layouts() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let started = Instant::now();
+    let client = build_client(&repo);
+    let work = repo.join("target/systemd-vm");
+    let payload = work.join(format!("payload-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&payload);
+    make_payload(&repo, &client, &payload);
+
+    let mut failures = Vec::new();
+    for mode in ["v2", "hybrid"] {
+        let log = work.join(format!("test-{mode}.log"));
+        let boot_started = Instant::now();
+        let output = Command::new("bash")
+            .arg(repo.join("integration/vm/systemd-boot.sh"))
+            .args([mode, payload.to_str().unwrap(), work.join(format!("serial-{mode}.log")).to_str().unwrap()])
+            .current_dir(&repo)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run integration/vm/systemd-boot.sh");
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stderr), String::from_utf8_lossy(&output.stdout));
+        std::fs::write(&log, &text).unwrap();
+        // Shown by the harness when the test fails: the image build's and
+        // the boot's lines, and the VM's serial console.
+        println!("===== {mode} =====\n{text}\nsystemd-boot.sh {mode}: {} after {:.0?}", output.status, boot_started.elapsed());
+        let expected: Vec<String> =
+            HOST_CHECKS.iter().chain(CLIENT_CHECKS).chain(mode_checks(mode)).map(|c| c.to_string()).collect();
+        if let Err(problems) = verdict(&text, &expected) {
+            failures.push(format!("{mode}:\n{problems}"));
+        } else if !output.status.success() {
+            failures.push(format!("{mode}: systemd-boot.sh exited with {}", output.status));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&payload);
+    println!("both boots and the build: {:.0?}", started.elapsed());
+    assert!(failures.is_empty(), "{}\n(serial logs above and in target/systemd-vm/)", failures.join("\n"));
+}
