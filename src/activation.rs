@@ -16,7 +16,21 @@ use std::time::Duration;
 
 use oci_spec::runtime::{MountBuilder, Spec};
 
-use crate::error::{Error, Result};
+/// A failure of the readiness relay, naming the socket.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {}: {source}", path.display())]
+pub struct ActivationError {
+    op: &'static str,
+    path: std::path::PathBuf,
+    source: std::io::Error,
+}
+
+type Result<T> = std::result::Result<T, ActivationError>;
+
+fn io(op: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ActivationError {
+    let path = path.to_path_buf();
+    move |source| ActivationError { op, path, source }
+}
 use crate::state;
 
 /// The number of socket-activation fds handed to us, if they are ours
@@ -92,7 +106,7 @@ impl NotifySocket {
 
     /// At create, once the state directory exists: the directory to mount.
     pub fn make_dir(&self) -> Result<()> {
-        std::fs::create_dir(self.dir()).map_err(Error::io("create", self.dir()))
+        std::fs::create_dir(self.dir()).map_err(io("create", &self.dir()))
     }
 
     /// At start, before the init goes: the socket the service writes to.
@@ -102,10 +116,10 @@ impl NotifySocket {
             return Ok(None);
         }
         let _ = std::fs::remove_file(&self.socket);
-        let socket = UnixDatagram::bind(&self.socket).map_err(Error::io("bind", &self.socket))?;
+        let socket = UnixDatagram::bind(&self.socket).map_err(io("bind", &self.socket))?;
         // Any user of the container may report readiness.
         std::fs::set_permissions(&self.socket, std::fs::Permissions::from_mode(0o777))
-            .map_err(Error::io("chmod", &self.socket))?;
+            .map_err(io("chmod", &self.socket))?;
         Ok(Some(socket))
     }
 
@@ -114,7 +128,7 @@ impl NotifySocket {
     pub fn relay_ready(&self, socket: &UnixDatagram, pid: i32, pid_start: u64) -> Result<()> {
         socket
             .set_read_timeout(Some(Duration::from_millis(100)))
-            .map_err(Error::io("set timeout on", &self.socket))?;
+            .map_err(io("set timeout on", &self.socket))?;
         let mut buf = [0u8; 4096];
         loop {
             match socket.recv(&mut buf) {
@@ -122,8 +136,8 @@ impl NotifySocket {
                     let message = String::from_utf8_lossy(&buf[..n]);
                     if let Some(ready) = message.lines().find(|l| l.starts_with("READY=")) {
                         let out = format!("{ready}\nMAINPID={pid}\n");
-                        let host = UnixDatagram::unbound().map_err(Error::io("socket for", &self.host))?;
-                        host.send_to(out.as_bytes(), &self.host).map_err(Error::io("send READY to", &self.host))?;
+                        let host = UnixDatagram::unbound().map_err(io("socket for", &self.host))?;
+                        host.send_to(out.as_bytes(), &self.host).map_err(io("send READY to", &self.host))?;
                         return Ok(());
                     }
                 }
@@ -133,7 +147,7 @@ impl NotifySocket {
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io("receive from", &self.socket)(e)),
+                Err(e) => return Err(io("receive from", &self.socket)(e)),
             }
         }
     }

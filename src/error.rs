@@ -15,6 +15,8 @@ pub enum Error {
     #[error(transparent)]
     Namespace(#[from] crate::namespaces::NamespaceError),
     #[error(transparent)]
+    Activation(#[from] crate::activation::ActivationError),
+    #[error(transparent)]
     Launch(#[from] crate::launch::LaunchError),
     #[error(transparent)]
     Lifecycle(#[from] crate::container::LifecycleError),

@@ -751,7 +751,7 @@ impl Listener {
             }
         }
         let mut message = serde_json::json!({
-            "ociVersion": crate::spec::OCI_VERSION,
+            "ociVersion": state["ociVersion"],
             "fds": ["seccompFd"],
             "pid": pid,
             "state": spec_state,
