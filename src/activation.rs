@@ -106,7 +106,7 @@ impl NotifySocket {
 
     /// At create, once the state directory exists: the directory to mount.
     pub fn make_dir(&self) -> Result<()> {
-        std::fs::create_dir(self.dir()).map_err(io("create", &self.dir()))
+        std::fs::create_dir(self.dir()).map_err(io("create", self.dir()))
     }
 
     /// At start, before the init goes: the socket the service writes to.
