@@ -72,10 +72,10 @@ fn mode_checks(mode: &str) -> &'static [&'static str] {
     }
 }
 
-/// The static `systemd-client` example, built in target/static (as
-/// build-and-boot.sh builds its static husk) so that the test's own build
-/// is not invalidated and cargo's lock on it is not needed.
-fn build_client(repo: &Path) -> PathBuf {
+/// A static build in target/static (as build-and-boot.sh builds its static
+/// husk) so that the test's own build is not invalidated and cargo's lock
+/// on it is not needed: `what` is `--bin husk` or `--example systemd-client`.
+fn build_static(repo: &Path, what: &[&str], output: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = if std::env::var_os("HUSK_CARGO_LOCKED").is_some() {
         Command::new(&cargo)
@@ -85,21 +85,26 @@ fn build_client(repo: &Path) -> PathBuf {
         flock
     };
     let status = build
-        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu", "--example", "systemd-client"])
+        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
+        .args(what)
         .env("CARGO_TARGET_DIR", repo.join("target/static"))
+        // The flags of build-and-boot.sh's static build, so that the two VM
+        // tests share target/static instead of rebuilding it in turn.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .current_dir(repo)
         .stdin(Stdio::null())
         .status()
-        .expect("run cargo build --example systemd-client");
-    assert!(status.success(), "building the systemd-client example failed");
-    let client = repo.join("target/static/x86_64-unknown-linux-gnu/release/examples/systemd-client");
-    let ldd = Command::new("ldd").arg(&client).output().expect("run ldd");
-    assert!(!String::from_utf8_lossy(&ldd.stdout).contains("=>"), "{} is dynamically linked", client.display());
-    client
+        .expect("run cargo build");
+    assert!(status.success(), "building {what:?} failed");
+    let binary = repo.join("target/static/x86_64-unknown-linux-gnu/release").join(output);
+    let ldd = Command::new("ldd").arg(&binary).output().expect("run ldd");
+    assert!(!String::from_utf8_lossy(&ldd.stdout).contains("=>"), "{} is dynamically linked", binary.display());
+    binary
 }
 
-/// The payload disk's tree: the scenarios and the client.
-fn make_payload(repo: &Path, client: &Path, dir: &Path) {
+/// The payload disk's tree: the scenarios, the static husk and the client.
+fn make_payload(repo: &Path, husk: &Path, client: &Path, dir: &Path) {
     let source = repo.join("integration/vm/systemd-payload");
     std::fs::create_dir_all(dir.join("scenarios")).unwrap();
     std::fs::create_dir_all(dir.join("bin")).unwrap();
@@ -107,17 +112,19 @@ fn make_payload(repo: &Path, client: &Path, dir: &Path) {
         std::fs::copy(source.join(from), dir.join(to)).unwrap();
     }
     std::fs::copy(client, dir.join("bin/systemd-client")).unwrap();
+    std::fs::copy(husk, dir.join("bin/husk")).unwrap();
 }
 
 #[test]
 fn a_booted_systemd_host_in_both_cgroup_layouts() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let started = Instant::now();
-    let client = build_client(&repo);
+    let husk = build_static(&repo, &["--bin", "husk"], "husk");
+    let client = build_static(&repo, &["--example", "systemd-client"], "examples/systemd-client");
     let work = repo.join("target/systemd-vm");
     let payload = work.join(format!("payload-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&payload);
-    make_payload(&repo, &client, &payload);
+    make_payload(&repo, &husk, &client, &payload);
 
     let mut failures = Vec::new();
     for mode in ["v2", "hybrid"] {

@@ -67,7 +67,10 @@ impl UpdateArgs {
                     std::fs::read_to_string(path).map(|t| text = t)
                 };
                 read.map_err(Error::io("read resources", path))?;
-                serde_json::from_str(&text).map_err(|e| UsageError::File(ConfigError::new(path, "(the resources)", e.to_string())))?
+                serde_json::from_str(&text).map_err(|e| {
+                    let at = format!("line {} column {}", e.line(), e.column());
+                    UsageError::File(ConfigError::new(path, at, "invalid JSON"))
+                })?
             }
         };
         let size = |flag: &'static str, value: &Option<String>| -> Result<Option<i64>, UsageError> {
@@ -116,8 +119,10 @@ fn live_cgroup(store: &Store, id: &str) -> Result<(Container, Box<dyn Cgroup>)> 
 pub fn update(store: &Store, args: &UpdateArgs) -> Result<()> {
     let (_, cgroup) = live_cgroup(store, &args.id)?;
     let value = args.to_json()?;
+    // Named after the file given, or the flags that made the resources.
+    let source = args.resources.clone().unwrap_or_else(|| "update flags".into());
     let resources: LinuxResources = serde_path_to_error::deserialize(value)
-        .map_err(|e| UsageError::File(ConfigError::new("resources", e.path().to_string(), e.inner().to_string())))?;
+        .map_err(|e| UsageError::File(ConfigError::new(source, e.path().to_string(), e.inner().to_string())))?;
     Ok(cgroup.apply(&resources)?)
 }
 

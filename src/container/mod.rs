@@ -113,7 +113,7 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
         }
     }
     let report = read_to_end(&fifo, &fifo_path)?;
-    std::fs::remove_file(&fifo_path).map_err(|e| LifecycleError::ExecFifo { op: "remove", path: fifo_path.clone(), source: io_errno(&e) })?;
+    nix::unistd::unlink(&fifo_path).map_err(|source| LifecycleError::ExecFifo { op: "remove", path: fifo_path.clone(), source })?;
     match report.split_first() {
         Some((b'0', [])) => {}
         // The init's failure, as it would have told `create`.
@@ -136,10 +136,6 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
         warn("NOTIFY_SOCKET is set, but the container was created without it: readiness is not relayed");
     }
     Ok(())
-}
-
-fn io_errno(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// The init's answer on the exec fifo: "0" when it goes, then either the

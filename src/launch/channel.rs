@@ -3,12 +3,15 @@
 //! exchange carries one. Behind a trait, so that the conversation's order is
 //! tested without a second process.
 
+use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, send, socketpair};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use super::message::{ChildSays, ParentSays};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
@@ -27,20 +30,23 @@ pub trait Transport<Out, In> {
     fn recv(&self) -> Result<(In, Option<OwnedFd>), ChannelError>;
 }
 
-/// A socket end of the launch channel.
-pub struct Socket {
+/// A socket end of the launch channel that sends `Out` and receives `In`:
+/// the parent's end and the child's are different types, so neither side
+/// can say the other's messages.
+pub struct Socket<Out, In> {
     fd: OwnedFd,
+    says: PhantomData<fn(Out) -> In>,
 }
 
 /// A connected pair: the parent's end and the child's end. Both are
 /// close-on-exec: the child's closes when it execve's the program.
-pub fn pair() -> Result<(Socket, Socket), ChannelError> {
+pub fn pair() -> Result<(Socket<ParentSays, ChildSays>, Socket<ChildSays, ParentSays>), ChannelError> {
     let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .map_err(|source| ChannelError::Sys { op: "socketpair", source })?;
-    Ok((Socket { fd: a }, Socket { fd: b }))
+    Ok((Socket { fd: a, says: PhantomData }, Socket { fd: b, says: PhantomData }))
 }
 
-impl Socket {
+impl<Out, In> Socket<Out, In> {
     /// Closes this end in the cloned child, which must not hold the
     /// parent's end: its closing is how the child learns the parent died.
     pub fn close_in_child(&self) {
@@ -51,7 +57,7 @@ impl Socket {
 /// Messages are small: a timeline, a failure's text.
 const MAX_MESSAGE: usize = 64 * 1024;
 
-impl<Out: Serialize, In: DeserializeOwned> Transport<Out, In> for Socket {
+impl<Out: Serialize, In: DeserializeOwned> Transport<Out, In> for Socket<Out, In> {
     fn send(&self, message: &Out, fd: Option<BorrowedFd<'_>>) -> Result<(), ChannelError> {
         let bytes = serde_json::to_vec(message)?;
         let sent = match fd {

@@ -22,15 +22,15 @@ use std::path::PathBuf;
 
 use nix::errno::Errno;
 
-pub use channel::Socket;
+use channel::Socket;
 pub use conversation::Conversation;
-pub use message::{ChildSays, InitFailure};
+pub use message::{ChildSays, InitFailure, ParentSays};
 pub use script::{Exchange, Launching, Route, Script};
 
 /// The child's end of the conversation.
-pub type ChildEnd = Conversation<Socket>;
+pub type ChildEnd = Conversation<Socket<ChildSays, ParentSays>>;
 /// The parent's end of the conversation.
-pub type ParentEnd = Conversation<Socket>;
+pub type ParentEnd = Conversation<Socket<ParentSays, ChildSays>>;
 
 /// A connected pair of ends that walk `script`: the parent's, the child's.
 pub fn pair(script: &Script) -> Result<(ParentEnd, ChildEnd), LaunchError> {
