@@ -26,6 +26,7 @@ use crate::launch::spawn::{self, Children, Spawned};
 use crate::launch::{self, Launching, ParentEnd, Route, Script};
 use crate::logging;
 use crate::namespaces::NamespacePlan;
+use crate::netdev;
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, ExecDefaults, Status, Store};
 use crate::sys::Forked;
@@ -125,6 +126,8 @@ struct Plan {
     /// the unit properties the annotations ask for.
     systemd: Option<SystemdUnit>,
     unit_properties: Vec<crate::systemd::manager::Property>,
+    /// `linux.netDevices`, each host interface looked up.
+    net_devices: Vec<netdev::Move>,
 }
 
 impl Plan {
@@ -149,7 +152,8 @@ impl Plan {
         } else {
             (cgroups::resolve(&host, cgroups_path.as_deref().map(Path::new), &opts.id)?, None, Vec::new())
         };
-        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties })
+        let net_devices = netdev::plan(spec.linux().as_ref().and_then(|l| l.net_devices().as_ref())).map_err(launch::LaunchError::from)?;
+        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -219,6 +223,7 @@ fn set_up(
         state: &state,
         console: plan.console.as_ref(),
         listener: loaded.seccomp.as_ref().and_then(|f| f.listener()),
+        net_devices: &plan.net_devices,
     };
     let launched = parent::converse(&mut parent_end, &part, first, born_in_cgroup, &mut children)?;
     phase("init ready");

@@ -94,6 +94,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         state: &state,
         console: console_target.as_ref(),
         listener,
+        net_devices: &[],
     };
     let launched = parent::converse(&mut parent_end, &part, pid, born_in_cgroup, &mut children)?;
     if let Some(pid_file) = &opts.pid_file {

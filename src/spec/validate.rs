@@ -23,6 +23,7 @@ pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Resul
     mounts(spec, warnings)?;
     linux_paths(spec)?;
     sysctl(spec, &namespaces)?;
+    net_devices(spec, &namespaces)?;
     hooks(spec)?;
     // AppArmor and SELinux labels need the host to run that LSM: checked
     // here, in the parent, so `create` fails before anything is made.
@@ -230,6 +231,13 @@ fn linux_paths(spec: &Spec) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// `linux.netDevices`: names the kernel takes, and a network namespace of
+/// the container's to move them into.
+fn net_devices(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
+    let Some(devices) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) else { return Ok(()) };
+    crate::netdev::validate(devices, ns.has(LinuxNamespaceType::Network)).map_err(|(field, problem)| invalid(field, problem))
+}
+
 /// Only sysctls that belong to a namespace of the container may be set, as in
 /// runc: anything else would change the host.
 fn sysctl(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
@@ -293,9 +301,6 @@ fn unsupported(spec: &Spec) -> Result<(), Invalid> {
     }
     if linux.intel_rdt().is_some() {
         return not_yet("linux.intelRdt");
-    }
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return not_yet("linux.netDevices");
     }
     if linux.memory_policy().is_some() {
         return not_yet("linux.memoryPolicy");
