@@ -18,7 +18,8 @@ use crate::activation::{self, NotifySocket};
 use crate::cgroups::{self, Cgroup, CgroupPaths};
 use crate::error::{Error, Result};
 use crate::hooks;
-use crate::host::HostFacts;
+use crate::config_error::ConfigError;
+use crate::host::{HostFacts, Topology};
 use crate::init::{self, InitArgs};
 use crate::launch::console::{self, ConsoleTarget};
 use crate::launch::parent::{self, ParentPart};
@@ -26,6 +27,7 @@ use crate::launch::spawn::{self, Children, Spawned};
 use crate::launch::{self, Launching, ParentEnd, Route, Script};
 use crate::logging;
 use crate::namespaces::NamespacePlan;
+use crate::process::fields::{self, Tuning};
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, ExecDefaults, Status, Store};
 use crate::sys::Forked;
@@ -92,11 +94,14 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         owner: String::new(),
         cgroup: Some(cgroup_paths),
         hooks: spec.hooks().clone(),
+        shared_pid_ns: !plan.namespaces.creates(CloneFlags::CLONE_NEWPID),
     };
     store.save(&container)?;
     store.save_exec_defaults(&opts.id, &ExecDefaults {
         process: spec.process().clone().expect("validated: process is present"),
         seccomp: loaded.seccomp.clone(),
+        personality: linux.and_then(|l| l.personality().clone()),
+        memory_policy: linux.and_then(|l| l.memory_policy().clone()),
     })?;
     if let Some(notify) = &notify {
         notify.make_dir()?;
@@ -120,6 +125,9 @@ struct Plan {
     script: Script,
     /// Read once, for the cgroup's path and the init's mounts.
     host: HostFacts,
+    /// The scheduler, I/O priority, personality and memory policy the init
+    /// takes, checked against the host's CPUs and nodes.
+    tuning: Tuning,
 }
 
 impl Plan {
@@ -136,7 +144,7 @@ impl Plan {
             terminal: console.is_some(),
             seccomp_listener: loaded.seccomp.as_ref().is_some_and(|f| f.listener().is_some()),
         };
-        Ok(Plan { namespaces, console, script: Script::new(&route), host: HostFacts::read()? })
+        Ok(Plan { namespaces, console, script: Script::new(&route), host: HostFacts::read()?, tuning: tuning(loaded)? })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -145,6 +153,22 @@ impl Plan {
     fn enters_cgroup_itself(&self) -> bool {
         !self.namespaces.needs_intermediate() && !self.namespaces.creates(CloneFlags::CLONE_NEWUSER)
     }
+}
+
+/// The config's tuning fields, converted, with the CPUs and memory nodes
+/// they name checked against the host's.
+fn tuning(loaded: &spec::Loaded) -> Result<Tuning> {
+    let spec = &loaded.spec;
+    let linux = spec.linux().as_ref();
+    let sources = fields::Sources {
+        process: spec.process().as_ref().expect("validated: process is present"),
+        process_prefix: "process.",
+        personality: linux.and_then(|l| l.personality().as_ref()),
+        memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
+        exec: false,
+    };
+    fields::convert(&sources, Some(&Topology::read()))
+        .map_err(|(field, problem)| spec::SpecError::Field(ConfigError::new(&loaded.file, field, problem)).into())
 }
 
 /// Everything of `create` after the container's state was first recorded:
@@ -183,6 +207,7 @@ fn set_up(
         cgroup_entry,
         host: &plan.host,
         cgroup: Some(&cgroup_paths),
+        tuning: &plan.tuning,
     };
 
     let mut children = Children::default();
