@@ -343,6 +343,38 @@ fn a_profile_without_close_range_still_starts() {
 }
 
 #[test]
+fn without_no_new_privs_only_the_capability_calls_follow_the_filter() {
+    // Loading the filter then takes CAP_SYS_ADMIN, so the capability sets
+    // can only be applied after it (capget, capset, prctl for the ambient
+    // set); the user switch, the working directory and the rest come first.
+    let mut b = Bundle::new(&["echo", "started"]);
+    b.config["process"]["noNewPrivileges"] = false.into();
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5]});
+    let mut profile = minimal_profile();
+    for name in ["capget", "capset", "prctl"] {
+        profile["syscalls"][0]["names"].as_array_mut().unwrap().push(name.into());
+    }
+    b.config["linux"]["seccomp"] = profile;
+    b.write();
+    let (code, out, err) = b.run("caps");
+    assert_eq!(code, 0, "run under the minimal profile without no_new_privs: {err}");
+    assert_eq!(out.trim(), "started");
+    // The process still gets exactly the config's capabilities (root's,
+    // which execve keeps within the bounding set).
+    let mut b = Bundle::new(&["grep", "^Cap", "/proc/self/status"]);
+    b.config["process"]["noNewPrivileges"] = false.into();
+    b.config["process"]["capabilities"] = json!({"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]});
+    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]});
+    b.write();
+    let out = b.run_ok("capsets");
+    for set in ["CapPrm", "CapEff", "CapBnd"] {
+        let line = out.lines().find(|l| l.starts_with(set)).unwrap();
+        assert!(line.ends_with("0000000000000020"), "{line}");
+    }
+    assert!(out.lines().any(|l| l == "CapInh:\t0000000000000000"), "{out}");
+}
+
+#[test]
 fn no_fd_of_husk_reaches_the_container_under_the_minimal_profile() {
     // With close_range denied, the fds must still be close-on-exec: they
     // are marked before the filter is loaded.

@@ -371,13 +371,7 @@ fn become_process(
     sys::reset_signals();
     nix::sys::stat::umask(exec.umask);
 
-    // Without no_new_privs, loading a seccomp filter takes CAP_SYS_ADMIN:
-    // before the capabilities go. With it, as late as a failure still
-    // reaches the parent (runc's two places).
     let no_new_privs = process.no_new_privileges() == Some(true);
-    if !no_new_privs {
-        load_seccomp(filter, channel)?;
-    }
     let capabilities = CapabilityPlan::new(process.capabilities().as_ref());
     capabilities.limit_bounding().step("limit bounding capabilities")?;
     nix::sys::prctl::set_keepcaps(true).step("keep capabilities")?;
@@ -388,7 +382,9 @@ fn become_process(
     non_dumpable()?;
     nix::sys::prctl::set_keepcaps(false).step("keep capabilities")?;
     process::enter_cwd(process).step("enter working directory")?;
-    capabilities.apply().step("set capabilities")?;
+    if no_new_privs {
+        capabilities.apply().step("set capabilities")?;
+    }
     // The AppArmor profile and SELinux label that the next execve, the
     // container's program, takes on (the parent checked that the host runs
     // that LSM). Set before no_new_privs, as runc does, and before the wait
@@ -401,6 +397,17 @@ fn become_process(
         .step("find executable")?;
     if no_new_privs {
         load_seccomp(filter, channel)?;
+    } else {
+        // Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: the
+        // whole permitted set is effective until the filter is in, and the
+        // config's sets are applied after it. runc loads it before the
+        // user switch; here the capability calls are the only ones the
+        // filter must allow besides the start handshake.
+        if filter.is_some() {
+            capabilities.raise_effective().step("raise capabilities to load seccomp")?;
+        }
+        load_seccomp(filter, channel)?;
+        capabilities.apply().step("set capabilities")?;
     }
     Ok((executable, exec))
 }
