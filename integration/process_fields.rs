@@ -150,6 +150,10 @@ fn io_priority_is_applied() {
         "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 0}}));
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("idle"), "{out}");
+    // A process.json that sets none gets the config's, as in runc.
+    let (code, out, err) = exec_process(&b, &id, json!({"args": ["sh", "-c", "ionice -p $$"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}}));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("best-effort") && out.contains('6'), "{out}");
 }
 
 fn cpus_allowed(status: &str) -> String {

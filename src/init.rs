@@ -86,17 +86,30 @@ struct SysctlError {
 /// single-threaded; the lock is never contended.
 mod timeline {
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant;
 
     static MARKS: Mutex<Vec<(&'static str, Instant)>> = Mutex::new(Vec::new());
     static START: Mutex<Option<Instant>> = Mutex::new(None);
+    static STOPPED: AtomicBool = AtomicBool::new(false);
 
     pub fn start() {
         *START.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
     pub fn mark(step: &'static str) {
-        MARKS.lock().unwrap_or_else(|e| e.into_inner()).push((step, Instant::now()));
+        if !STOPPED.load(Ordering::Relaxed) {
+            MARKS.lock().unwrap_or_else(|e| e.into_inner()).push((step, Instant::now()));
+        }
+    }
+
+    /// Marks `step` now and no step after it: the clock is read no more
+    /// once the seccomp filter is in (where the clock has no vDSO,
+    /// clock_gettime is a syscall the filter may deny, and std's Instant
+    /// panics on its failure). Only `Ready` carries the timeline anyway.
+    pub fn stop_at(step: &'static str) {
+        mark(step);
+        STOPPED.store(true, Ordering::Relaxed);
     }
 
     /// (step, microseconds since the init started), one per step.
@@ -415,6 +428,9 @@ fn become_process(
 /// Loads the filter; one that notifies has its fd passed to the listener
 /// (by the parent, which can reach the listener's path).
 fn load_seccomp(filter: Option<&seccomp::Filter>, channel: &mut ChildEnd) -> Result<(), Failure> {
+    if filter.is_some() {
+        timeline::stop_at("load seccomp filter");
+    }
     if let Some(notify) = seccomp::install(filter).step("load seccomp filter")? {
         channel.ask(Exchange::SeccompListener, Some(notify.as_fd())).step("pass the seccomp notify fd on")?;
     }

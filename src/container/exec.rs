@@ -130,8 +130,20 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
 /// The process's tuning fields (its own, and the container's personality
 /// and memory policy), with its CPU lists checked against the host's.
 fn tuning(opts: &ExecOptions, defaults: &ExecDefaults) -> Result<Tuning> {
+    // As in runc, the config's scheduler, I/O priority and CPU affinity are
+    // those of a process.json that sets none.
+    let mut process = opts.process.clone();
+    if process.scheduler().is_none() {
+        process.set_scheduler(defaults.process.scheduler().clone());
+    }
+    if process.io_priority().is_none() {
+        process.set_io_priority(*defaults.process.io_priority());
+    }
+    if process.exec_cpu_affinity().is_none() {
+        process.set_exec_cpu_affinity(defaults.process.exec_cpu_affinity().clone());
+    }
     let sources = fields::Sources {
-        process: &opts.process,
+        process: &process,
         process_prefix: "",
         personality: defaults.personality.as_ref(),
         memory_policy: defaults.memory_policy.as_ref(),
