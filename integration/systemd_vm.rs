@@ -64,11 +64,83 @@ const CLIENT_CHECKS: &[&str] = &[
     "client.unreachable",
 ];
 
-/// The checks only one cgroup layout has.
+/// husk's own driver (husk.sh), the checks both layouts have.
+const HUSK_CHECKS: &[&str] = &[
+    "husk.features",
+    "husk.run-exit",
+    "husk.run-leaves-nothing",
+    "husk.create",
+    "husk.scope-active",
+    "husk.scope-cgroup",
+    "husk.scope-has-init",
+    "husk.init-cgroup",
+    "husk.property-TasksMax",
+    "husk.property-CPUQuotaPerSecUSec",
+    "husk.property-CPUQuotaPeriodUSec",
+    "husk.property-AllowedCPUs",
+    "husk.property-MemoryLow",
+    "husk.property-Delegate",
+    "husk.property-DevicePolicy",
+    "husk.property-DeviceAllow",
+    "husk.property-Slice",
+    "husk.property-DefaultDependencies",
+    "husk.property-MemoryAccounting",
+    "husk.property-CPUAccounting",
+    "husk.property-TasksAccounting",
+    "husk.file-pids.max",
+    "husk.file-cpuset.cpus",
+    "husk.start",
+    "husk.exec-in-scope",
+    "husk.pause",
+    "husk.resume",
+    "husk.ps",
+    "husk.update-properties",
+    "husk.update-files",
+    "husk.kill",
+    "husk.delete",
+    "husk.delete-no-unit",
+    "husk.delete-no-cgroup",
+    "husk.oom-exit",
+    "husk.oom-event",
+    "husk.oom-leaves-nothing",
+    "husk.dashed-slice",
+    "husk.dashed-slice-file",
+    "husk.dashed-slice-delete",
+    "husk.slice-unit",
+    "husk.slice-unit-delete",
+    "husk.delete-force-created",
+    "husk.failed-create-leaves-nothing",
+    "husk.bad-cgroups-path",
+    "husk.slice-refused",
+    "husk.nothing-left",
+];
+
+/// The checks only one cgroup layout has: systemd's v1 property names and
+/// the v1 files.
 fn mode_checks(mode: &str) -> &'static [&'static str] {
     match mode {
-        "v2" => &["host.cgroup-v2", "client.file-memory.max", "client.file-cpu.max", "client.file-cpuset.cpus"],
-        _ => &["host.cgroup-hybrid", "client.file-cpu.cfs_quota_us"],
+        "v2" => &[
+            "host.cgroup-v2",
+            "client.file-memory.max",
+            "client.file-cpu.max",
+            "client.file-cpuset.cpus",
+            "husk.property-MemoryMax",
+            "husk.property-CPUWeight",
+            "husk.file-memory.max",
+            "husk.file-memory.low",
+            "husk.file-cpu.max",
+            "husk.file-cpu.weight",
+        ],
+        _ => &[
+            "host.cgroup-hybrid",
+            "client.file-cpu.cfs_quota_us",
+            "husk.property-MemoryLimit",
+            "husk.property-CPUShares",
+            "husk.file-memory.limit_in_bytes",
+            "husk.file-memory.soft_limit_in_bytes",
+            "husk.file-cpu.cfs_quota_us",
+            "husk.file-cpu.shares",
+        ],
     }
 }
 
@@ -108,7 +180,7 @@ fn make_payload(repo: &Path, husk: &Path, client: &Path, dir: &Path) {
     let source = repo.join("integration/vm/systemd-payload");
     std::fs::create_dir_all(dir.join("scenarios")).unwrap();
     std::fs::create_dir_all(dir.join("bin")).unwrap();
-    for (from, to) in [("run.sh", "run.sh"), ("lib.sh", "lib.sh"), ("host.sh", "scenarios/10-host.sh"), ("client.sh", "scenarios/20-client.sh")] {
+    for (from, to) in [("run.sh", "run.sh"), ("lib.sh", "lib.sh"), ("host.sh", "scenarios/10-host.sh"), ("client.sh", "scenarios/20-client.sh"), ("husk.sh", "scenarios/30-husk.sh")] {
         std::fs::copy(source.join(from), dir.join(to)).unwrap();
     }
     std::fs::copy(client, dir.join("bin/systemd-client")).unwrap();
@@ -143,7 +215,7 @@ fn a_booted_systemd_host_in_both_cgroup_layouts() {
         // the boot's lines, and the VM's serial console.
         println!("===== {mode} =====\n{text}\nsystemd-boot.sh {mode}: {} after {:.0?}", output.status, boot_started.elapsed());
         let expected: Vec<String> =
-            HOST_CHECKS.iter().chain(CLIENT_CHECKS).chain(mode_checks(mode)).map(|c| c.to_string()).collect();
+            HOST_CHECKS.iter().chain(CLIENT_CHECKS).chain(HUSK_CHECKS).chain(mode_checks(mode)).map(|c| c.to_string()).collect();
         if let Err(problems) = verdict(&text, &expected) {
             failures.push(format!("{mode}:\n{problems}"));
         } else if !output.status.success() {

@@ -94,6 +94,15 @@ impl V1 {
 
     /// A new cpuset cgroup starts with no cpus and mems: copy the parent's,
     /// or no process could join it.
+    /// Makes every directory (existing ones are kept) and gives a new
+    /// cpuset its parent's cpus and mems.
+    pub(super) fn make_dirs(&self) -> Result<()> {
+        for dir in self.dirs.values() {
+            super::make_dir(dir)?;
+        }
+        self.inherit_cpuset()
+    }
+
     fn inherit_cpuset(&self) -> Result<()> {
         let Some(dir) = self.dir("cpuset") else { return Ok(()) };
         let mut chain: Vec<&Path> = dir.ancestors().take_while(|a| a.starts_with(CGROUP_ROOT)).collect();
@@ -283,10 +292,7 @@ impl Cgroup for V1 {
         for dir in self.dirs.values() {
             super::check_unused(dir)?;
         }
-        for dir in self.dirs.values() {
-            super::make_dir(dir)?;
-        }
-        self.inherit_cpuset()
+        self.make_dirs()
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {

@@ -17,7 +17,7 @@ pub struct V2 {
 impl V2 {
     /// Enables every available controller in each ancestor's
     /// subtree_control, so the container's directory has their files.
-    fn enable_controllers(&self) -> Result<()> {
+    pub(super) fn enable_controllers(&self) -> Result<()> {
         let root = Path::new(CGROUP_ROOT);
         let mut ancestors: Vec<&Path> = self.dir.ancestors().skip(1).take_while(|a| a.starts_with(root)).collect();
         ancestors.reverse();

@@ -14,6 +14,7 @@
 //! can include it with `#[path]`.
 
 pub mod bus;
+pub mod gvariant;
 pub mod manager;
 pub mod naming;
 pub mod wire;
