@@ -365,8 +365,8 @@ fn reset_affinity() {
 /// directory and no_new_privs. Returns what execve needs.
 ///
 /// A seccomp profile may deny anything but what the container's program
-/// needs, so that everything after the filter is loaded is only what must
-/// come after it: fds, signals, umask and the tuning fields are done first.
+/// needs, so only what must follow the filter does: fds, signals, umask,
+/// the tuning fields, the user and the working directory come first.
 fn become_process(
     process: &Process,
     tuning: &Tuning,
