@@ -150,6 +150,12 @@ fn io_priority_is_applied() {
         "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 0}}));
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("idle"), "{out}");
+    // The real-time class takes a capability the container may not keep:
+    // set while the process still has it.
+    let (code, out, err) = exec_process(&b, &id, json!({"args": ["sh", "-c", "ionice -p $$"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 1000, "gid": 1000},
+        "ioPriority": {"class": "IOPRIO_CLASS_RT", "priority": 2}}));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("realtime") && out.contains('2'), "{out}");
     // A process.json that sets none gets the config's, as in runc.
     let (code, out, err) = exec_process(&b, &id, json!({"args": ["sh", "-c", "ionice -p $$"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}}));
     assert_eq!(code, 0, "{err}");
