@@ -123,6 +123,18 @@ fn deadline_and_real_time_schedulers() {
     assert!(chrt.contains("SCHED_DEADLINE"), "{chrt}");
     assert!(chrt.contains("runtime/deadline/period parameters: 42000/1000000/1000000"), "{chrt}");
 
+    // A deadline task needs every CPU of its domain: a cpuset of one is
+    // refused, in words that say so (as runc's).
+    if has_two_cpus() {
+        let mut b = Bundle::new(&["true"]);
+        b.config["process"]["scheduler"] = json!({"policy": "SCHED_DEADLINE", "runtime": 42000, "deadline": 1000000, "period": 1000000});
+        b.config["linux"]["resources"]["cpu"] = json!({"cpus": "0", "mems": "0"});
+        b.write();
+        let (code, _, err) = b.run("deadline-cpuset");
+        assert_ne!(code, 0);
+        assert!(err.contains("set scheduler: SCHED_DEADLINE needs every CPU"), "{err}");
+    }
+
     // A real-time policy needs real-time time in the container's cpu
     // cgroup where the kernel groups it (CONFIG_RT_GROUP_SCHED, this host).
     let mut b = Bundle::new(&["sleep", "100"]);

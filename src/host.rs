@@ -127,7 +127,8 @@ pub struct Topology {
 
 impl Topology {
     /// Reads /sys/devices/system/cpu/online and /sys/devices/system/node/online.
-    /// A kernel without NUMA has no node directory, and one node, 0.
+    /// A kernel without NUMA has no node directory, and one node, 0; an
+    /// unreadable CPU list is empty (nothing known, nothing checked).
     pub fn read() -> Topology {
         let list = |path: &str| std::fs::read_to_string(path).ok().and_then(|t| parse_list(t.trim()).ok());
         Topology {

@@ -443,7 +443,7 @@ fn load_seccomp(filter: Option<&seccomp::Filter>, channel: &mut ChildEnd) -> Res
 /// policy, CAP_SYS_ADMIN for the real-time I/O class).
 fn tune(tuning: &Tuning) -> Result<(), Failure> {
     if let Some(attr) = &tuning.scheduler {
-        sys::tuning::sched_setattr(attr).step("set scheduler")?;
+        sys::tuning::sched_setattr(attr).map_err(|e| fields::SchedulerError::of(attr, e)).step("set scheduler")?;
     }
     if let Some(ioprio) = tuning.io_priority {
         sys::tuning::ioprio_set_self(ioprio).step("set I/O priority")?;

@@ -11,6 +11,7 @@
 //! the field instead of being an EINVAL of the init.
 
 use libc::{c_int, c_ulong};
+use nix::errno::Errno;
 use nix::sched::CpuSet;
 use oci_spec::runtime::{
     IOPriorityClass, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy,
@@ -40,6 +41,29 @@ pub struct Tuning {
     /// execCPUAffinity (`exec` only; the spec leaves the init out).
     pub initial_cpus: Option<Vec<u32>>,
     pub final_cpus: Option<Vec<u32>>,
+}
+
+/// sched_setattr(2) refused the scheduler, worded where the errno alone
+/// misleads (runc says the first too).
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("SCHED_DEADLINE needs every CPU of the process's scheduling domain, which a cpuset of fewer CPUs takes away: {0}")]
+    DeadlineCpus(#[source] Errno),
+    #[error("the kernel's deadline bandwidth cannot admit this runtime/period: {0}")]
+    DeadlineBandwidth(#[source] Errno),
+    #[error("{0}")]
+    Refused(#[source] Errno),
+}
+
+impl SchedulerError {
+    pub fn of(attr: &SchedAttr, errno: Errno) -> SchedulerError {
+        const SCHED_DEADLINE: u32 = 6;
+        match errno {
+            Errno::EPERM if attr.policy == SCHED_DEADLINE => SchedulerError::DeadlineCpus(errno),
+            Errno::EBUSY if attr.policy == SCHED_DEADLINE => SchedulerError::DeadlineBandwidth(errno),
+            _ => SchedulerError::Refused(errno),
+        }
+    }
 }
 
 /// set_mempolicy(2)'s arguments: the mode with its flags, and the node mask.
@@ -291,7 +315,9 @@ fn cpu_list(text: &str, field: &str, host: Option<&Topology>) -> Result<Vec<u32>
     if let Some(&cpu) = cpus.iter().find(|&&c| c >= MAX_CPUS) {
         return Err(invalid(field, format!("CPU {cpu} is out of range (at most {})", MAX_CPUS - 1)));
     }
-    if let Some(host) = host
+    // A host whose sysfs says nothing (no /sys in a nested runtime's view)
+    // leaves the check to the kernel.
+    if let Some(host) = host.filter(|h| !h.online_cpus.is_empty())
         && let Some(&cpu) = cpus.iter().find(|c| !host.online_cpus.contains(c))
     {
         return Err(invalid(field, format!("CPU {cpu} is not online (online: {})", host::format_list(&host.online_cpus))));

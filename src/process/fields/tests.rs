@@ -103,6 +103,10 @@ fn exec_cpu_affinity_is_checked_against_the_host() {
         "process.execCPUAffinity.initial: CPU 1024 is out of range (at most 1023)"
     );
     assert!(error(json!({"execCPUAffinity": {"initial": "1-0"}})).contains("downwards"));
+    let p = process(json!({"execCPUAffinity": {"final": "7"}}));
+    let unknown = Topology { online_cpus: vec![], memory_nodes: vec![0] };
+    let t = convert(&Sources { process: &p, process_prefix: "", personality: None, memory_policy: None, exec: true }, Some(&unknown)).unwrap();
+    assert_eq!(t.final_cpus, Some(vec![7]), "a host that lists no CPU leaves the check to the kernel");
     // The init keeps its affinity: the spec leaves it out.
     let p = process(json!({"execCPUAffinity": {"initial": "0"}}));
     let t = convert(&Sources { process: &p, process_prefix: "process.", personality: None, memory_policy: None, exec: false }, None).unwrap();
