@@ -131,7 +131,8 @@ pub struct ExecDefaults {
     pub process: oci_spec::runtime::Process,
     pub seccomp: Option<Filter>,
     /// linux.personality and linux.memoryPolicy: exec'd processes take
-    /// them too, as in runc.
+    /// them too (the personality as in runc's setns init; the memory
+    /// policy is the container's, the spec says).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality: Option<oci_spec::runtime::LinuxPersonality>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,11 +6,10 @@
 
 use std::path::PathBuf;
 
+use nix::sched::CpuSet;
 use oci_spec::runtime::Process;
 
 use super::{LifecycleError, proxy, run, write_pid_file};
-use nix::sched::CpuSet;
-
 use crate::cgroups;
 use crate::error::{Error, Result};
 use crate::host::Topology;
