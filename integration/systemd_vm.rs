@@ -109,6 +109,7 @@ const HUSK_CHECKS: &[&str] = &[
     "husk.slice-unit",
     "husk.slice-unit-delete",
     "husk.delete-force-created",
+    "husk.killed-create-leaves-nothing",
     "husk.failed-create-leaves-nothing",
     "husk.bad-cgroups-path",
     "husk.slice-refused",

@@ -31,7 +31,13 @@ pub enum Layout {
 /// The resource properties, and the warnings of what systemd cannot hold
 /// (those rules are still enforced through the cgroup files).
 pub fn resources(r: &LinuxResources, layout: Layout, systemd_version: u32) -> Result<(Vec<Property>, Vec<String>)> {
-    let (mut props, warnings) = device_properties(&devices::rules(r.devices().as_deref().unwrap_or_default()));
+    // Device properties only when the resources name devices, as the
+    // cgroup files are only written then: an `update` of the memory limit
+    // must not reset the unit's device list to the defaults.
+    let (mut props, warnings) = match r.devices() {
+        Some(list) => device_properties(&devices::rules(list)),
+        None => (Vec::new(), Vec::new()),
+    };
     let u64_prop = |name: &str, value: u64| Property::new(name, Value::U64(value));
     if let Some(memory) = r.memory() {
         // -1 ("unlimited") becomes u64::MAX, systemd's "infinity", as
@@ -72,8 +78,9 @@ pub fn resources(r: &LinuxResources, layout: Layout, systemd_version: u32) -> Re
             Layout::Legacy => u64_prop("BlockIOWeight", weight.into()),
         });
     }
-    if let Some(limit) = r.pids().as_ref().map(|p| p.limit()).filter(|l| *l > 0 || *l == -1) {
-        props.push(u64_prop("TasksMax", limit as u64));
+    // -1 is infinity; 0 a limit, as in the files.
+    if let Some(limit) = r.pids().as_ref().map(|p| p.limit()).filter(|l| *l >= -1) {
+        props.push(u64_prop("TasksMax", if limit == -1 { u64::MAX } else { limit as u64 }));
     }
     if layout == Layout::Unified
         && let Some(unified) = r.unified()
@@ -308,14 +315,15 @@ mod tests {
 
     #[test]
     fn zeros_and_old_systemds_send_nothing() {
-        // Docker's "shares": 0, "weight": 0 and runc's "pids.limit 0 is unset".
+        // Docker's "shares": 0, "weight": 0; a pids limit of 0 is one.
         let r = resources_of(serde_json::json!({
             "memory": {"limit": 0, "swap": 0}, "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "0"},
             "pids": {"limit": 0}, "blockIO": {"weight": 0}
         }));
         let (props, _) = resources(&r, Layout::Unified, 252).unwrap();
         let names: Vec<&str> = props.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["DevicePolicy", "DeviceAllow", "DeviceAllow", "AllowedCPUs"]);
+        assert_eq!(names, ["AllowedCPUs", "TasksMax"]);
+        assert_eq!(find(&props, "TasksMax"), Some(&Value::U64(0)));
         let r = resources_of(serde_json::json!({"cpu": {"quota": 20000, "period": 50000, "cpus": "0"}}));
         let (props, _) = resources(&r, Layout::Unified, 241).unwrap();
         assert!(find(&props, "CPUQuotaPeriodUSec").is_none() && find(&props, "AllowedCPUs").is_none());
@@ -359,6 +367,14 @@ mod tests {
                 .collect(),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn devices_only_when_named() {
+        let (props, _) = resources(&resources_of(serde_json::json!({"memory": {"limit": 1}})), Layout::Unified, 252).unwrap();
+        assert!(find(&props, "DevicePolicy").is_none());
+        let (props, _) = resources(&resources_of(serde_json::json!({"devices": []})), Layout::Unified, 252).unwrap();
+        assert_eq!(find(&props, "DevicePolicy"), Some(&Value::str("strict")));
     }
 
     #[test]

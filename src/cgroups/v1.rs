@@ -230,7 +230,8 @@ impl V1 {
     fn apply_others(&self, r: &LinuxResources) -> Result<()> {
         if let Some(pids) = r.pids() {
             let dir = self.need("pids", "linux.resources.pids")?;
-            write(dir, "pids.max", limit_or_max(Some(pids.limit()).filter(|l| *l > 0)))?;
+            // 0 is a limit (see V2::apply).
+            write(dir, "pids.max", limit_or_max(Some(pids.limit())))?;
         }
         self.apply_hugetlb(r)?;
         if let Some(network) = r.network() {

@@ -231,3 +231,14 @@ fn tuning_fields_are_checked_with_their_config_path() {
     let c = with("linux.memoryPolicy", serde_json::json!({"mode": "MPOL_BIND"}));
     assert_eq!(error_of(&c), "config.json: linux.memoryPolicy.nodes: MPOL_BIND needs at least one node");
 }
+
+#[test]
+fn a_pids_limit_of_zero_is_kept_and_a_missing_one_is_no_limit() {
+    let mut c = base();
+    c["linux"]["resources"] = serde_json::json!({"pids": {"limit": 0}});
+    let pids = *check(&c).unwrap().spec.linux().as_ref().unwrap().resources().as_ref().unwrap().pids();
+    assert_eq!(pids.map(|p| p.limit()), Some(0));
+    c["linux"]["resources"] = serde_json::json!({"pids": {}});
+    let resources = check(&c).unwrap().spec.linux().as_ref().unwrap().resources().clone().unwrap();
+    assert!(resources.pids().is_none());
+}

@@ -75,12 +75,18 @@ check husk.init-cgroup "/proc/$pid/cgroup: $(tr '\n' ' ' </proc/"$pid"/cgroup)" 
 
 # The unit's properties: as the config asks, and as runc's unit has them.
 if [ $mode = v2 ]; then memory=MemoryMax cpuweight=CPUWeight; else memory=MemoryLimit cpuweight=CPUShares; fi
-for expected in $memory=67108864 TasksMax=50 CPUQuotaPerSecUSec=500ms CPUQuotaPeriodUSec=100ms AllowedCPUs=0 \
-    $cpuweight= MemoryLow= Delegate=yes DevicePolicy=strict DeviceAllow= Slice=system.slice DefaultDependencies=no \
-    MemoryAccounting=yes CPUAccounting=yes TasksAccounting=yes; do
+expectations="$memory=67108864 TasksMax=50 CPUQuotaPerSecUSec=500ms CPUQuotaPeriodUSec=100ms AllowedCPUs=0
+    $cpuweight= MemoryLow= Delegate=yes DevicePolicy=strict DeviceAllow= Slice=system.slice DefaultDependencies=no
+    MemoryAccounting=yes CPUAccounting=yes TasksAccounting=yes"
+# One systemctl call per unit (each costs under TCG); a property's value is
+# its lines' text after "Name=" (DeviceAllow has a line per entry).
+names=$(for e in $expectations; do printf '%s,' "${e%%=*}"; done)
+systemctl show -p "$names" $unit >"$T/ours.props"
+systemctl show -p "$names" runc-lim.scope >"$T/theirs.props"
+for expected in $expectations; do
     property=${expected%%=*} want=${expected#*=}
-    ours=$(systemctl show -p "$property" --value $unit)
-    theirs=$(systemctl show -p "$property" --value runc-lim.scope)
+    ours=$(sed -n "s/^$property=//p" "$T/ours.props")
+    theirs=$(sed -n "s/^$property=//p" "$T/theirs.props")
     ok=false
     if [ "$ours" = "$theirs" ] && { [ -z "$want" ] || [ "$ours" = "$want" ]; }; then ok=true; fi
     # DeviceAllow: the same entries, in whatever order, but for two changes
@@ -209,6 +215,30 @@ before=$(systemctl is-active husk-created.scope)
 "$HUSK" --root "$STATE" delete --force created 2>"$T/created.err"
 left=$(unit_left husk-created.scope)
 check husk.delete-force-created "before: $before; left: [$left] $(oneline "$T/created.err")" eval '[ "$before" = active ] && [ -z "$left" ]'
+
+# A create killed half-way (SIGKILL while its createRuntime hook runs, the
+# scope made): the init sees husk gone and exits, systemd drops the empty
+# scope, and delete --force removes the state.
+bundle killed '["sleep","300"]' '{}' system.slice:husk:killed
+jq --arg t "$T" '.hooks.createRuntime = [{path: "/bin/sh", args: ["sh", "-c", "echo $$ >\($t)/hook.pid; exec sleep 60"]}]' \
+    "$T/killed/config.json" >"$T/killed/c" && mv "$T/killed/c" "$T/killed/config.json"
+"$HUSK" --root "$STATE" --systemd-cgroup create --bundle "$T/killed" killed </dev/null >"$T/killed.out" 2>&1 &
+husk_pid=$!
+hook_ran() { [ -s "$T/hook.pid" ]; }
+wait_until 20 hook_ran
+during=$(systemctl is-active husk-killed.scope)
+kill -9 $husk_pid
+wait $husk_pid 2>/dev/null
+kill "$(cat "$T/hook.pid" 2>/dev/null)" 2>/dev/null
+scope_gone() { [ -z "$(unit_left husk-killed.scope)" ]; }
+wait_until 20 scope_gone
+left=$(unit_left husk-killed.scope)
+# The v1 hierarchies systemd does not manage (cpuset, freezer, …) keep
+# their directories until delete, as with runc.
+"$HUSK" --root "$STATE" delete --force killed 2>"$T/killed.err"
+left=$left$(cgroup_dirs /system.slice/husk-killed.scope)
+check husk.killed-create-leaves-nothing "scope during the hook: $during; left: [$left]; state: [$(ls "$STATE" | grep killed)] $(oneline "$T/killed.err")" \
+    eval '[ "$during" = active ] && [ -z "$left" ] && [ ! -e "$STATE/killed" ]'
 
 # A create that fails in the init (no such program) makes and stops its unit.
 bundle noexec '["/no/such/program"]' '{}' system.slice:husk:noexec
