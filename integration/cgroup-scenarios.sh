@@ -25,7 +25,7 @@
 # shellcheck disable=SC2016 # single quotes on purpose: for the container or eval
 set -u
 
-ALL="basic memory pids cpu devices pause update ps events stats cleanup differential"
+ALL="basic memory pids cpu devices pause update ps events affinity stats cleanup differential"
 
 if [ $# -lt 3 ]; then
     echo "usage: $0 HUSK ROOTFS WORKDIR [SCENARIO...]   (scenarios: $ALL)" >&2
@@ -581,6 +581,38 @@ ps_count() {
     fi
 }
 ps_count_is() { [ "$(ps_count)" = "$1" ]; }
+
+# CPU affinity: whatever CPU husk is pinned to (an engine under systemd's
+# CPUAffinity=), a container's init and exec'd processes get every CPU their
+# cpuset allows (runc 1.3.1's reset). Under `taskset 1` (CPU 0 only): a
+# cpuset of 0-1 gives 0-1, no cpuset every online CPU.
+sc_affinity() {
+    _online=$(cat /sys/devices/system/cpu/online)
+    case $_online in
+        0 | "") skip affinity "one CPU"; return ;;
+    esac
+    for _case in cpuset all; do
+        if [ $_case = cpuset ]; then
+            _res='"cpu": {"cpus": "0-1", "mems": "0"}' _want=0-1
+        else
+            _res="" _want=$_online
+        fi
+        new_bundle "affinity-$_case" "$(jargs sh -c 'grep Cpus_allowed_list /proc/self/status >/tmp/init.txt; sleep 100')" "$_res"
+        taskset 1 "$HUSK" --root "$STATE" run -d --bundle "$B" "$ID" >"$B/run.out" 2>"$B/run.err" </dev/null
+        _rc=$?
+        if [ $_rc -ne 0 ]; then
+            fail_all "run -d exited $_rc: $(oneline "$B/run.err")" "affinity.$_case-init" "affinity.$_case-exec"
+            continue
+        fi
+        wait_for 10 test -s "$B/out/init.txt"
+        _init=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$B/out/init.txt")
+        check "affinity.$_case-init" "init's Cpus_allowed_list '$_init', want '$_want'" [ "$_init" = "$_want" ]
+        _exec=$(taskset 1 "$HUSK" --root "$STATE" exec "$ID" grep Cpus_allowed_list /proc/self/status 2>"$B/exec.err" </dev/null |
+            sed -n 's/^Cpus_allowed_list:[[:space:]]*//p')
+        check "affinity.$_case-exec" "exec'd Cpus_allowed_list '$_exec', want '$_want'; stderr: $(oneline "$B/exec.err")" \
+            [ "$_exec" = "$_want" ]
+    done
+}
 
 # events --stats: one stats object, runc's shape.
 sc_events() {

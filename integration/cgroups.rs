@@ -112,6 +112,11 @@ fn ps() {
 }
 
 #[test]
+fn affinity() {
+    run_scenario("affinity", &["cpuset-init", "cpuset-exec", "all-init", "all-exec"]);
+}
+
+#[test]
 fn events() {
     run_scenario("events", &["stats-type", "memory-usage", "pids-current"]);
 }

@@ -21,6 +21,7 @@ pub fn features() -> Value {
         "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
         "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
     ];
+    let (memory_policy_modes, memory_policy_flags) = crate::process::fields::memory_policy_names();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
@@ -48,6 +49,7 @@ pub fn features() -> Value {
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "netDevices": {"enabled": true},
+            "memoryPolicy": {"modes": memory_policy_modes, "flags": memory_policy_flags},
             "mountExtensions": {"idmap": {"enabled": false}}
         },
         "annotations": {

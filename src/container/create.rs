@@ -18,7 +18,8 @@ use crate::activation::{self, NotifySocket};
 use crate::cgroups::{self, Cgroup, CgroupPaths, Scope, SystemdUnit};
 use crate::error::{Error, Result};
 use crate::hooks;
-use crate::host::{self, HostFacts};
+use crate::config_error::ConfigError;
+use crate::host::{self, HostFacts, Topology};
 use crate::init::{self, InitArgs};
 use crate::launch::console::{self, ConsoleTarget};
 use crate::launch::parent::{self, ParentPart};
@@ -27,6 +28,7 @@ use crate::launch::{self, Launching, ParentEnd, Route, Script};
 use crate::logging;
 use crate::namespaces::NamespacePlan;
 use crate::netdev;
+use crate::process::fields::{self, Tuning};
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, ExecDefaults, Status, Store};
 use crate::sys::Forked;
@@ -93,11 +95,14 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         cgroup: Some(plan.cgroup.clone()),
         systemd: plan.systemd.clone(),
         hooks: spec.hooks().clone(),
+        shared_pid_ns: !plan.namespaces.creates(CloneFlags::CLONE_NEWPID),
     };
     store.save(&container)?;
     store.save_exec_defaults(&opts.id, &ExecDefaults {
         process: spec.process().clone().expect("validated: process is present"),
         seccomp: loaded.seccomp.clone(),
+        personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
+        memory_policy: spec.linux().as_ref().and_then(|l| l.memory_policy().clone()),
     })?;
     if let Some(notify) = &notify {
         notify.make_dir()?;
@@ -128,6 +133,9 @@ struct Plan {
     unit_properties: Vec<crate::systemd::manager::Property>,
     /// `linux.netDevices`, each host interface looked up.
     net_devices: Vec<netdev::Move>,
+    /// The scheduler, I/O priority, personality and memory policy the init
+    /// takes, checked against the host's CPUs and nodes.
+    tuning: Tuning,
 }
 
 impl Plan {
@@ -153,7 +161,8 @@ impl Plan {
             (cgroups::resolve(&host, cgroups_path.as_deref().map(Path::new), &opts.id)?, None, Vec::new())
         };
         let net_devices = netdev::plan(spec.linux().as_ref().and_then(|l| l.net_devices().as_ref())).map_err(launch::LaunchError::from)?;
-        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices })
+        let tuning = tuning(loaded)?;
+        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices, tuning })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -171,6 +180,22 @@ impl Plan {
             None => cgroups::open(&self.cgroup),
         }
     }
+}
+
+/// The config's tuning fields, converted, with the CPUs and memory nodes
+/// they name checked against the host's.
+fn tuning(loaded: &spec::Loaded) -> Result<Tuning> {
+    let spec = &loaded.spec;
+    let linux = spec.linux().as_ref();
+    let sources = fields::Sources {
+        process: spec.process().as_ref().expect("validated: process is present"),
+        process_prefix: "process.",
+        personality: linux.and_then(|l| l.personality().as_ref()),
+        memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
+        exec: false,
+    };
+    fields::convert(&sources, Some(&Topology::read()))
+        .map_err(|(field, problem)| spec::SpecError::Field(ConfigError::new(&loaded.file, field, problem)).into())
 }
 
 /// Everything of `create` after the container's state was first recorded:
@@ -209,6 +234,7 @@ fn set_up(
         cgroup_entry,
         host: &plan.host,
         cgroup: Some(&cgroup_paths),
+        tuning: &plan.tuning,
     };
 
     let mut children = Children::default();

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+use crate::process::fields;
 use crate::rootfs::options;
 use crate::security::lsm;
 
@@ -28,7 +29,28 @@ pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Resul
     // AppArmor and SELinux labels need the host to run that LSM: checked
     // here, in the parent, so `create` fails before anything is made.
     lsm::check(spec, lsm::host())?;
+    tuning(spec, warnings)?;
     unsupported(spec)
+}
+
+/// Scheduler, I/O priority, CPU affinity, personality and memory policy:
+/// their form here; the CPUs and nodes they name against the host's at
+/// `create` (container::create), before anything is made.
+fn tuning(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
+    let linux = spec.linux().as_ref();
+    let personality = linux.and_then(|l| l.personality().as_ref());
+    if personality.and_then(|p| p.flags().as_ref()).is_some_and(|f| !f.is_empty()) {
+        // The spec defines no flag; runc ignores them with a warning.
+        warnings.push("linux.personality.flags: no personality flag is supported; ignored".into());
+    }
+    let sources = fields::Sources {
+        process: spec.process().as_ref().expect("checked above"),
+        process_prefix: "process.",
+        personality,
+        memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
+        exec: false,
+    };
+    fields::convert(&sources, None).map(drop)
 }
 
 fn absolute(field: String, path: &str) -> Result<(), Invalid> {
@@ -296,25 +318,8 @@ fn unsupported(spec: &Spec) -> Result<(), Invalid> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    if linux.personality().is_some() {
-        return not_yet("linux.personality");
-    }
     if linux.intel_rdt().is_some() {
         return not_yet("linux.intelRdt");
-    }
-    if linux.memory_policy().is_some() {
-        return not_yet("linux.memoryPolicy");
-    }
-    if let Some(process) = spec.process() {
-        if process.scheduler().is_some() {
-            return not_yet("process.scheduler");
-        }
-        if process.io_priority().is_some() {
-            return not_yet("process.ioPriority");
-        }
-        if process.exec_cpu_affinity().is_some() {
-            return not_yet("process.execCPUAffinity");
-        }
     }
     Ok(())
 }
