@@ -54,6 +54,8 @@ pub struct InitArgs<'a> {
     /// The host as `create` read it, and the container's cgroup.
     pub host: &'a HostFacts,
     pub cgroup: Option<&'a cgroups::CgroupPaths>,
+    /// The id-mapped mounts the parent made, to attach (rootfs/idmap.rs).
+    pub idmapped: rootfs::IdmappedMounts,
 }
 
 type Failure = InitFailure;
@@ -236,6 +238,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     }
     set_host_names(spec)?;
 
+    let idmapped = std::mem::take(&mut args.idmapped);
     let rootfs_plan = RootfsPlan {
         spec,
         bundle: args.bundle,
@@ -245,6 +248,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
         no_pivot: args.no_pivot,
         host: args.host,
         cgroup: args.cgroup,
+        idmapped: &idmapped,
     };
     rootfs::prepare(&rootfs_plan).step("prepare rootfs")?;
     run_create_hooks(args)?;

@@ -16,6 +16,7 @@ use nix::sys::stat::Mode;
 use super::write_pid_file;
 use crate::activation::{self, NotifySocket};
 use crate::cgroups::{self, Cgroup, CgroupPaths, Scope, SystemdUnit};
+use crate::config_error::ConfigError;
 use crate::error::{Error, Result};
 use crate::hooks;
 use crate::host::{self, HostFacts};
@@ -26,6 +27,7 @@ use crate::launch::spawn::{self, Children, Spawned};
 use crate::launch::{self, Launching, ParentEnd, Route, Script};
 use crate::logging;
 use crate::namespaces::NamespacePlan;
+use crate::rootfs;
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, ExecDefaults, Status, Store};
 use crate::sys::Forked;
@@ -73,7 +75,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     }
     let spec = &loaded.spec;
     // Decided before the id is claimed, so that a refusal leaves nothing.
-    let plan = Plan::new(&loaded, opts)?;
+    let plan = Plan::new(&loaded, &bundle, opts)?;
     phase("spec loaded");
 
     let reservation = store.reserve(&opts.id)?;
@@ -125,10 +127,13 @@ struct Plan {
     /// the unit properties the annotations ask for.
     systemd: Option<SystemdUnit>,
     unit_properties: Vec<crate::systemd::manager::Property>,
+    /// The id-mapped mounts, made before anything else: a source that
+    /// cannot be id-mapped is a config error that leaves nothing.
+    idmapped: rootfs::IdmappedMounts,
 }
 
 impl Plan {
-    fn new(loaded: &spec::Loaded, opts: &CreateOptions) -> Result<Plan> {
+    fn new(loaded: &spec::Loaded, bundle: &Path, opts: &CreateOptions) -> Result<Plan> {
         let spec = &loaded.spec;
         let terminal = spec.process().as_ref().is_some_and(|p| p.terminal() == Some(true));
         let namespaces = NamespacePlan::from_spec(spec)?;
@@ -149,7 +154,14 @@ impl Plan {
         } else {
             (cgroups::resolve(&host, cgroups_path.as_deref().map(Path::new), &opts.id)?, None, Vec::new())
         };
-        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties })
+        // Its config errors name the file, as the loader's do.
+        let idmapped = rootfs::idmap::prepare(spec, bundle).map_err(|e| match e {
+            rootfs::RootfsError::Config { field, message } => {
+                Error::from(spec::SpecError::from(ConfigError::new(&loaded.file, field, message)))
+            }
+            other => Error::from(other),
+        })?;
+        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, idmapped })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -205,6 +217,7 @@ fn set_up(
         cgroup_entry,
         host: &plan.host,
         cgroup: Some(&cgroup_paths),
+        idmapped: plan.idmapped,
     };
 
     let mut children = Children::default();

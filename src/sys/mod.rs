@@ -5,6 +5,7 @@
 //! nix call.
 
 pub mod bpf;
+pub mod mount_api;
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
