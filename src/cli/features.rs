@@ -47,7 +47,8 @@ pub fn features() -> Value {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            // Bind mounts (rootfs/idmap.rs), as runc.
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.husk.version": env!("CARGO_PKG_VERSION")
