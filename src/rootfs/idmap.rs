@@ -213,10 +213,12 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts, RootfsError
         })?;
         mount_api::set_idmap(tree.as_fd(), namespaces[userns].1.as_fd(), request.recursive).map_err(|e| {
             let message = match e {
+                // Also the answer for a user namespace without maps, which
+                // husk never makes (its maps are checked non-empty).
                 Errno::EINVAL => format!(
                     "{} is on a filesystem that cannot be id-mapped{} (mount_setattr: EINVAL)",
                     source.display(),
-                    if request.recursive { ", or has a submount that is" } else { "" }
+                    if request.recursive { ", or has a submount on one" } else { "" }
                 ),
                 e => format!("id-mapping {}: {e}", source.display()),
             };
