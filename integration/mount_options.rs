@@ -126,9 +126,12 @@ fn tmpcopyup_read_only_and_where_the_image_has_nothing() {
     std::fs::create_dir(b.rootfs().join("x")).unwrap();
     std::fs::write(b.rootfs().join("x/file"), "ro copy\n").unwrap();
     add_mount(&mut b, json!({"destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "tmpcopyup"]}));
-    add_mount(&mut b, json!({"destination": "/fresh", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
+    add_mount(&mut b, json!({"destination": "/fresh", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "tmpcopyup"]}));
     b.write();
     assert_eq!(b.run_ok("copyupro"), "ro copy\nro,relatime\n. .. 1\n");
+    b.config["process"]["args"] = json!(["sh", "-c", "touch /fresh/no 2>/dev/null && echo writable; grep ' /fresh ' /proc/self/mountinfo | cut -d' ' -f6"]);
+    b.write();
+    assert_eq!(b.run_ok("copyupfresh"), "ro,relatime\n", "a read-only copy-up with nothing to copy");
     assert!(b.rootfs().join("fresh").is_dir(), "the missing destination was made in the rootfs");
 }
 
@@ -197,6 +200,22 @@ fn idmap_without_mappings_takes_the_container_user_namespace() {
     std::fs::remove_dir_all(&src).unwrap();
 }
 
+/// Not a bind mount: a tmpfs the parent makes for the mount (as crun 1.9
+/// does), id-mapped, with its options, flags and the directory's mode.
+#[test]
+fn idmap_on_a_tmpfs_made_for_the_mount() {
+    let mut b = Bundle::new(&["sh", "-c", "stat -c '%u %g %a' /data; grep ' /data ' /proc/self/mountinfo | cut -d' ' -f6-"]);
+    std::fs::create_dir(b.rootfs().join("data")).unwrap();
+    std::fs::set_permissions(b.rootfs().join("data"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    add_mount(&mut b, json!({
+        "destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "idmap", "size=1m"],
+        "uidMappings": [{"containerID": 0, "hostID": 2000, "size": 100}],
+        "gidMappings": [{"containerID": 0, "hostID": 3000, "size": 100}]
+    }));
+    b.write();
+    assert_eq!(b.run_ok("idmaptmpfs"), "2000 3000 750\nrw,nosuid,nodev,relatime,idmapped - tmpfs tmpfs rw,size=1024k,mode=750\n");
+}
+
 /// `husk run` inside a private mount namespace where `mount` (a shell
 /// command) was run first: for sources with submounts of their own.
 fn run_with_submount(b: &mut Bundle, name: &str, mount: &str) -> String {
@@ -258,8 +277,13 @@ fn bad_values_fail_with_one_line_naming_the_field() {
                           "uidMappings": one, "gidMappings": one}), false, "options", "cannot be id-mapped"),
         ("nouserns", json!({"destination": "/data", "type": "bind", "source": src, "options": ["bind", "idmap"]}),
          false, "options", "the container has none"),
-        ("tmpfsidmap", json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}),
-         true, "options", "bind mounts only"),
+        ("procidmap", json!({"destination": "/data", "type": "proc", "source": "proc", "options": ["idmap"]}),
+         true, "options", "belongs to the container's namespaces"),
+        // devpts cannot be id-mapped: refused by the kernel, in the parent.
+        ("devptsidmap", json!({"destination": "/data", "type": "devpts", "source": "devpts", "options": ["idmap"]}),
+         true, "options", "cannot be id-mapped"),
+        ("tmpfsoption", json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["idmap", "size=lots"]}),
+         true, "options", "size=lots"),
         ("uidonly", json!({"destination": "/data", "type": "bind", "source": src, "options": ["bind", "idmap"],
                            "uidMappings": one}), false, "uidMappings", "together with gidMappings"),
         ("sizezero", json!({"destination": "/data", "type": "bind", "source": src, "options": ["bind", "idmap"],

@@ -47,7 +47,7 @@ pub fn features() -> Value {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
-            // Bind mounts (rootfs/idmap.rs), as runc.
+            // Bind mounts and new filesystems (rootfs/idmap.rs).
             "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {

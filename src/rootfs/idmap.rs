@@ -10,6 +10,8 @@
 //! The mapping is a user namespace made for it by a short-lived child (or the
 //! one the container joins): an idmapped mount only reads the namespace's
 //! maps, so one with the container's maps maps as the container's would.
+//! A bind mount's source is cloned (open_tree); any other filesystem is
+//! made new (idmap/fresh.rs), as crun 1.9 does, where runc refuses it.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -27,8 +29,14 @@ use super::RootfsError;
 use super::options;
 use crate::sys::mount_api;
 
+mod fresh;
+
 /// The most ranges a uid_map or gid_map takes (user_namespaces(7)).
 const MAX_RANGES: usize = 340;
+
+/// Filesystems whose instance belongs to the namespaces of the process that
+/// mounts it: only the init can make them.
+const NAMESPACED: &[&str] = &["proc", "sysfs", "mqueue", "cgroup", "cgroup2"];
 
 /// One range of a mapping: `size` ids from `container` map to `host`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,10 +62,21 @@ pub enum Mapping {
     Joined(PathBuf),
 }
 
+/// What is id-mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A bind mount's source, cloned.
+    Bind,
+    /// A filesystem of this type made for the mount (tmpfs, ...), as crun
+    /// 1.9 does.
+    Fresh(String),
+}
+
 /// One id-mapped mount of the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub index: usize,
+    pub kind: Kind,
     pub mapping: Mapping,
     /// `rbind`: the submounts are cloned too.
     pub rbind: bool,
@@ -84,12 +103,17 @@ pub fn requests(spec: &Spec) -> Result<Vec<Request>, Invalid> {
             _ => {}
         }
         let typ = mount.typ().as_deref().unwrap_or("");
-        if !opts.is_bind() && typ != "bind" {
+        let kind = if opts.is_bind() || typ == "bind" {
+            Kind::Bind
+        } else if NAMESPACED.contains(&typ) {
+            // Made by the parent, they would be the host's.
             return Err((
                 format!("{field}.options"),
-                format!("id-mapped mounts are supported for bind mounts only, not type {typ:?}"),
+                format!("a {typ} mount belongs to the container's namespaces and cannot be id-mapped"),
             ));
-        }
+        } else {
+            Kind::Fresh(typ.to_string())
+        };
         let mapping = match (uid, gid) {
             (Some(uid), Some(gid)) => {
                 let uid = checked_ranges(&format!("{field}.uidMappings"), uid)?;
@@ -107,6 +131,7 @@ pub fn requests(spec: &Spec) -> Result<Vec<Request>, Invalid> {
         };
         found.push(Request {
             index,
+            kind,
             mapping,
             rbind: opts.flags.contains(MsFlags::MS_REC),
             recursive: opts.ridmap,
@@ -201,23 +226,30 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts, RootfsError
                 namespaces.len() - 1
             }
         };
-        let source = mounts[request.index].source().clone().unwrap_or_default();
-        let source = if source.is_absolute() { source } else { bundle.join(source) };
-        let path = CString::new(source.as_os_str().as_bytes()).map_err(|_| RootfsError::Config {
-            field: format!("mounts[{}].source", request.index),
-            message: "contains a NUL byte".into(),
-        })?;
-        let tree = mount_api::clone_tree(&path, request.rbind).map_err(|e| RootfsError::Config {
-            field: format!("mounts[{}].source", request.index),
-            message: format!("{}: {}", source.display(), e.desc()),
-        })?;
+        let mount = &mounts[request.index];
+        let (tree, source) = match &request.kind {
+            Kind::Bind => {
+                let source = mount.source().clone().unwrap_or_default();
+                let source = if source.is_absolute() { source } else { bundle.join(source) };
+                let path = c_string(&format!("mounts[{}].source", request.index), source.as_os_str().as_bytes())?;
+                let tree = mount_api::clone_tree(&path, request.rbind).map_err(|e| RootfsError::Config {
+                    field: format!("mounts[{}].source", request.index),
+                    message: format!("{}: {}", source.display(), e.desc()),
+                })?;
+                (tree, source)
+            }
+            Kind::Fresh(typ) => (fresh::make(spec, bundle, request.index, mount, typ)?, PathBuf::from(typ)),
+        };
+        let what = match &request.kind {
+            Kind::Bind => format!("{} is on a filesystem that", source.display()),
+            Kind::Fresh(typ) => format!("a {typ} filesystem"),
+        };
         mount_api::set_idmap(tree.as_fd(), namespaces[userns].1.as_fd(), request.recursive).map_err(|e| {
             let message = match e {
                 // Also the answer for a user namespace without maps, which
                 // husk never makes (its maps are checked non-empty).
                 Errno::EINVAL => format!(
-                    "{} is on a filesystem that cannot be id-mapped{} (mount_setattr: EINVAL)",
-                    source.display(),
+                    "{what} cannot be id-mapped{} (mount_setattr: EINVAL)",
                     if request.recursive { ", or has a submount on one" } else { "" }
                 ),
                 e => format!("id-mapping {}: {e}", source.display()),
@@ -227,6 +259,10 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts, RootfsError
         made.trees.push((request.index, tree));
     }
     Ok(made)
+}
+
+fn c_string(field: &str, bytes: &[u8]) -> Result<CString, RootfsError> {
+    CString::new(bytes).map_err(|_| RootfsError::Config { field: field.to_string(), message: "contains a NUL byte".into() })
 }
 
 /// An fd of a user namespace with `mapping`'s maps.
@@ -343,9 +379,11 @@ mod tests {
         assert_eq!(field, "mounts[0].uidMappings");
         let (field, _) = error(json!([{"destination": "/a", "source": "/s", "options": ["bind"], "gidMappings": one}]), json!({}));
         assert_eq!(field, "mounts[0].gidMappings");
-        let (field, message) = error(json!([{"destination": "/a", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}]), userns(true));
+        let (field, message) = error(json!([{"destination": "/a", "type": "proc", "source": "proc", "options": ["idmap"]}]), userns(true));
         assert_eq!(field, "mounts[0].options");
-        assert!(message.contains("bind mounts only"), "{message}");
+        assert!(message.contains("belongs to the container's namespaces"), "{message}");
+        let tmpfs = json!([{"destination": "/a", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}]);
+        assert_eq!(requests(&spec(tmpfs, userns(true))).unwrap()[0].kind, Kind::Fresh("tmpfs".into()));
         let (field, message) = error(
             json!([{"destination": "/a", "source": "/s", "options": ["bind"], "uidMappings": [], "gidMappings": []}]),
             json!({}),

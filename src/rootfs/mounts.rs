@@ -64,7 +64,13 @@ pub fn mount_entry(ctx: &MountContext<'_>, index: usize, entry: &Mount) -> Resul
     } else if typ == "cgroup" || typ == "cgroup2" {
         super::cgroupfs::mount_cgroup(ctx, entry, &opts)
     } else if typ == "tmpfs" {
-        super::tmpfs::mount_tmpfs(ctx, entry, &opts)
+        super::tmpfs::mount_tmpfs(ctx, index, entry, &opts)
+    } else if let Some(tree) = ctx.idmapped.get(index) {
+        // A filesystem the parent made and id-mapped (idmap/fresh.rs).
+        let target = target_dir(ctx, destination)?;
+        sys::mount_api::move_tree(tree, target.as_fd())
+            .map_err(|e| RootfsError::sys(&format!("attach id-mapped {typ} on"), destination, e))?;
+        finish(&reopen_mounted(ctx, destination)?, destination, &opts)
     } else {
         fresh_entry(ctx, entry, typ, &opts)
     }

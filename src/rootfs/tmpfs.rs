@@ -33,7 +33,7 @@ use super::resolve::{fd_path, open_in_root, reopen_dir};
 use crate::security::lsm;
 use crate::sys::mount_api;
 
-pub fn mount_tmpfs(ctx: &MountContext<'_>, entry: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
+pub fn mount_tmpfs(ctx: &MountContext<'_>, index: usize, entry: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
     let destination = entry.destination();
     let existing = match open_in_root(ctx.root, destination, OFlag::O_PATH) {
         Ok(fd) => Some(fstat(&fd).map_err(|e| RootfsError::sys("stat", destination, e))?),
@@ -54,9 +54,14 @@ pub fn mount_tmpfs(ctx: &MountContext<'_>, entry: &Mount, opts: &MountOptions) -
     if opts.tmpcopyup {
         flags -= MsFlags::MS_RDONLY;
     }
-    let source = entry.source().clone().unwrap_or_else(|| PathBuf::from("tmpfs"));
-    mount(Some(&source), &fd_path(&target), Some("tmpfs"), flags, data)
-        .map_err(|e| RootfsError::sys("mount tmpfs on", destination, e))?;
+    if let Some(tree) = ctx.idmapped.get(index) {
+        // Made and id-mapped by the parent, with the same mode and flags.
+        mount_api::move_tree(tree, target.as_fd()).map_err(|e| RootfsError::sys("attach id-mapped tmpfs on", destination, e))?;
+    } else {
+        let source = entry.source().clone().unwrap_or_else(|| PathBuf::from("tmpfs"));
+        mount(Some(&source), &fd_path(&target), Some("tmpfs"), flags, data)
+            .map_err(|e| RootfsError::sys("mount tmpfs on", destination, e))?;
+    }
     let mounted = reopen_mounted(ctx, destination)?;
     if let (Some(image), Some(st)) = (image, existing) {
         let copy = reopen_dir(mounted.as_fd()).map_err(|e| RootfsError::sys("open mounted", destination, e))?;
@@ -68,17 +73,17 @@ pub fn mount_tmpfs(ctx: &MountContext<'_>, entry: &Mount, opts: &MountOptions) -
         fchown(&copy, Some(Uid::from_raw(st.st_uid)), Some(Gid::from_raw(st.st_gid))).map_err(fail("tmpcopyup: chown"))?;
         copy_xattrs(image.as_fd(), copy.as_fd()).map_err(fail("tmpcopyup: copy xattrs of"))?;
         futimens(&copy, &atime(&st), &mtime(&st)).map_err(fail("tmpcopyup: set times of"))?;
-        if opts.flags.contains(MsFlags::MS_RDONLY) {
-            mount(None::<&str>, &fd_path(&mounted), None::<&str>, flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>)
-                .map_err(fail("remount read-only"))?;
-        }
+    }
+    if opts.tmpcopyup && opts.flags.contains(MsFlags::MS_RDONLY) {
+        mount(None::<&str>, &fd_path(&mounted), None::<&str>, flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>)
+            .map_err(|e| RootfsError::sys("remount read-only", destination, e))?;
     }
     finish(&mounted, destination, opts)
 }
 
 /// The mount data of a tmpfs over a directory of mode `mode`: `mode=` first,
 /// so that a configured `mode=` still wins (runc's order).
-fn data_with_mode(mode: Option<u32>, data: &str) -> String {
+pub(super) fn data_with_mode(mode: Option<u32>, data: &str) -> String {
     match mode {
         Some(mode) if data.is_empty() => format!("mode={:04o}", mode & 0o7777),
         Some(mode) => format!("mode={:04o},{data}", mode & 0o7777),

@@ -1,7 +1,8 @@
 //! The syscalls of id-mapped mounts and of copying a tree with its extended
-//! attributes: open_tree(2), mount_setattr(2) with MOUNT_ATTR_IDMAP,
-//! move_mount(2), the short-lived process that holds a user namespace, and
-//! the fd forms of the xattr calls. None is wrapped by nix.
+//! attributes: open_tree(2), fsopen(2)/fsconfig(2)/fsmount(2),
+//! mount_setattr(2) with MOUNT_ATTR_IDMAP, move_mount(2), the short-lived
+//! process that holds a user namespace, and the fd forms of the xattr calls.
+//! None is wrapped by nix.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -30,6 +31,52 @@ pub fn clone_tree(path: &CStr, recursive: bool) -> nix::Result<OwnedFd> {
     let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
     let fd = Errno::result(fd)? as RawFd;
     // SAFETY: open_tree returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+
+/// A filesystem context of type `fstype` (fsopen(2)), to configure with
+/// `fs_set` and make with `fs_mount`. Reading it gives the kernel's messages.
+pub fn fs_open(fstype: &CStr) -> nix::Result<OwnedFd> {
+    // SAFETY: `fstype` is NUL-terminated and outlives the call; fsopen
+    // returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    let fd = Errno::result(fd)? as RawFd;
+    // SAFETY: fsopen returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sets one parameter of a filesystem context: `key=value`, or the flag
+/// `key` (fsconfig(2) FSCONFIG_SET_STRING or FSCONFIG_SET_FLAG).
+pub fn fs_set(fs: BorrowedFd<'_>, key: &CStr, value: Option<&CStr>) -> nix::Result<()> {
+    let (cmd, value) = match value {
+        Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
+        None => (FSCONFIG_SET_FLAG, std::ptr::null()),
+    };
+    // SAFETY: `key` and `value` are NUL-terminated strings (or a null value
+    // for a flag, as fsconfig requires) that outlive the call.
+    let ret = unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, key.as_ptr(), value, 0) };
+    Errno::result(ret).map(drop)
+}
+
+/// Creates the filesystem of a configured context and returns a detached
+/// mount of it with the mount attributes `attrs` (FSCONFIG_CMD_CREATE,
+/// then fsmount(2)).
+pub fn fs_mount(fs: BorrowedFd<'_>, attrs: u64) -> nix::Result<OwnedFd> {
+    // SAFETY: CMD_CREATE takes no key or value (both null).
+    let ret = unsafe {
+        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_CMD_CREATE, std::ptr::null::<libc::c_char>(), std::ptr::null::<libc::c_void>(), 0)
+    };
+    Errno::result(ret)?;
+    // SAFETY: fsmount takes integers only and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs as libc::c_uint) };
+    let fd = Errno::result(fd)? as RawFd;
+    // SAFETY: fsmount returned a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
