@@ -148,8 +148,30 @@ fn a_tmpfs_over_a_directory_takes_its_mode_unless_configured() {
     assert_eq!(b.run_ok("tmpfsmode"), "710\n1777\n");
 }
 
+/// A host directory, removed when dropped (a failed test leaves none).
+struct HostDir(PathBuf);
+
+impl std::ops::Deref for HostDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl serde::Serialize for HostDir {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl Drop for HostDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A host directory of files owned by 0:0, 1000:1000 and 5:6.
-fn host_source(name: &str) -> PathBuf {
+fn host_source(name: &str) -> HostDir {
     let dir = std::env::temp_dir().join(format!("husk-idmap-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("sub")).unwrap();
@@ -157,7 +179,7 @@ fn host_source(name: &str) -> PathBuf {
         std::fs::write(dir.join(file), file).unwrap();
         sh(&format!("chown {owner} {}", dir.join(file).display()));
     }
-    dir
+    HostDir(dir)
 }
 
 fn owners(dir: &Path) -> Vec<(u32, u32)> {
@@ -176,7 +198,6 @@ fn idmap_with_its_own_mappings_and_no_user_namespace() {
     b.write();
     assert_eq!(b.run_ok("idmapown"), "/data/root 2000 3000\n/data/user 3000 4000\n/data/five 2005 3006\n");
     assert_eq!(owners(&src), [(0, 0), (1000, 1000), (5, 6)], "the host's files keep their owners");
-    std::fs::remove_dir_all(&src).unwrap();
 }
 
 #[test]
@@ -197,7 +218,6 @@ fn idmap_without_mappings_takes_the_container_user_namespace() {
     // The container's root (host 300000) wrote as uid 0 through the mapping.
     let made = std::fs::metadata(src.join("made")).unwrap();
     assert_eq!((made.uid(), made.gid()), (0, 0));
-    std::fs::remove_dir_all(&src).unwrap();
 }
 
 /// Not a bind mount: a tmpfs the parent makes for the mount (as crun 1.9
@@ -247,7 +267,6 @@ fn ridmap_maps_the_submounts_of_an_rbind_and_idmap_does_not() {
         let out = run_with_submount(&mut b, "ridmap", &mount);
         assert_eq!(out, format!("2005\n{sub}\n"), "{options:?}");
     }
-    std::fs::remove_dir_all(&src).unwrap();
 }
 
 /// Asserts one line on stderr that names `field`, and nothing left.
@@ -307,7 +326,6 @@ fn bad_values_fail_with_one_line_naming_the_field() {
         let index = add_mount(&mut b, mount);
         refused(&mut b, name, &format!("mounts[{index}].{field}"), problem);
     }
-    std::fs::remove_dir_all(&src).unwrap();
 }
 
 /// `husk features` lists the three options and id-mapped mounts as enabled,
@@ -337,7 +355,6 @@ fn features_list_the_options_that_work() {
             assert_eq!(b.run_ok("feature"), "105\n", "{option}");
         }
     }
-    std::fs::remove_dir_all(&src).unwrap();
 }
 
 /// Deletes a runc container when dropped.
