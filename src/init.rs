@@ -56,6 +56,8 @@ pub struct InitArgs<'a> {
     pub cgroup: Option<&'a cgroups::CgroupPaths>,
     /// Scheduler, I/O priority, personality, memory policy: converted.
     pub tuning: &'a Tuning,
+    /// The id-mapped mounts the parent made, to attach (rootfs/idmap.rs).
+    pub idmapped: rootfs::IdmappedMounts,
 }
 
 type Failure = InitFailure;
@@ -261,6 +263,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     }
     set_host_names(spec)?;
 
+    let idmapped = std::mem::take(&mut args.idmapped);
     let rootfs_plan = RootfsPlan {
         spec,
         bundle: args.bundle,
@@ -270,6 +273,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
         no_pivot: args.no_pivot,
         host: args.host,
         cgroup: args.cgroup,
+        idmapped: &idmapped,
     };
     rootfs::prepare(&rootfs_plan).step("prepare rootfs")?;
     run_create_hooks(args)?;

@@ -50,7 +50,8 @@ pub fn features() -> Value {
             "intelRdt": {"enabled": false},
             "netDevices": {"enabled": true},
             "memoryPolicy": {"modes": memory_policy_modes, "flags": memory_policy_flags},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            // Bind mounts and new filesystems (rootfs/idmap.rs).
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.husk.version": env!("CARGO_PKG_VERSION")

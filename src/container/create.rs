@@ -16,9 +16,9 @@ use nix::sys::stat::Mode;
 use super::write_pid_file;
 use crate::activation::{self, NotifySocket};
 use crate::cgroups::{self, Cgroup, CgroupPaths, Scope, SystemdUnit};
+use crate::config_error::ConfigError;
 use crate::error::{Error, Result};
 use crate::hooks;
-use crate::config_error::ConfigError;
 use crate::host::{self, HostFacts, Topology};
 use crate::init::{self, InitArgs};
 use crate::launch::console::{self, ConsoleTarget};
@@ -29,6 +29,7 @@ use crate::logging;
 use crate::namespaces::NamespacePlan;
 use crate::netdev;
 use crate::process::fields::{self, Tuning};
+use crate::rootfs;
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, ExecDefaults, Status, Store};
 use crate::sys::Forked;
@@ -76,7 +77,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     }
     let spec = &loaded.spec;
     // Decided before the id is claimed, so that a refusal leaves nothing.
-    let plan = Plan::new(&loaded, opts)?;
+    let plan = Plan::new(&loaded, &bundle, opts)?;
     phase("spec loaded");
 
     let reservation = store.reserve(&opts.id)?;
@@ -136,10 +137,13 @@ struct Plan {
     /// The scheduler, I/O priority, personality and memory policy the init
     /// takes, checked against the host's CPUs and nodes.
     tuning: Tuning,
+    /// The id-mapped mounts, made before anything else: a source that
+    /// cannot be id-mapped is a config error that leaves nothing.
+    idmapped: rootfs::IdmappedMounts,
 }
 
 impl Plan {
-    fn new(loaded: &spec::Loaded, opts: &CreateOptions) -> Result<Plan> {
+    fn new(loaded: &spec::Loaded, bundle: &Path, opts: &CreateOptions) -> Result<Plan> {
         let spec = &loaded.spec;
         let terminal = spec.process().as_ref().is_some_and(|p| p.terminal() == Some(true));
         let namespaces = NamespacePlan::from_spec(spec)?;
@@ -162,7 +166,14 @@ impl Plan {
         };
         let net_devices = netdev::plan(spec.linux().as_ref().and_then(|l| l.net_devices().as_ref())).map_err(launch::LaunchError::from)?;
         let tuning = tuning(loaded)?;
-        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices, tuning })
+        // Its config errors name the file, as the loader's do.
+        let idmapped = rootfs::idmap::prepare(spec, bundle).map_err(|e| match e {
+            rootfs::RootfsError::Config { field, message } => {
+                Error::from(spec::SpecError::from(ConfigError::new(&loaded.file, field, message)))
+            }
+            other => Error::from(other),
+        })?;
+        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices, tuning, idmapped })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -235,6 +246,7 @@ fn set_up(
         host: &plan.host,
         cgroup: Some(&cgroup_paths),
         tuning: &plan.tuning,
+        idmapped: plan.idmapped,
     };
 
     let mut children = Children::default();

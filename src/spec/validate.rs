@@ -193,6 +193,8 @@ fn uts_and_time(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
 }
 
 fn mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
+    // Mappings, and the user namespace an idmap without them takes.
+    crate::rootfs::idmap::requests(spec)?;
     for (i, mount) in spec.mounts().iter().flatten().enumerate() {
         let field = format!("mounts[{i}]");
         let destination = mount.destination().to_string_lossy();
@@ -205,19 +207,11 @@ fn mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
             ));
         }
         let opts = options::parse(mount.options().as_deref().unwrap_or_default());
-        if opts.idmap || mount.uid_mappings().is_some() || mount.gid_mappings().is_some() {
-            return Err(invalid(
-                format!("{field}.options"),
-                "id-mapped mounts are not supported by this husk build yet",
-            ));
-        }
-        if opts.tmpcopyup {
-            return Err(invalid(
-                format!("{field}.options"),
-                "tmpcopyup is not supported by this husk build yet",
-            ));
-        }
         let typ = mount.typ().as_deref().unwrap_or("");
+        // runc ignores it elsewhere; husk refuses what it would not apply.
+        if opts.tmpcopyup && (typ != "tmpfs" || opts.is_bind()) {
+            return Err(invalid(format!("{field}.options"), "tmpcopyup applies to tmpfs mounts only"));
+        }
         let bind = opts.is_bind() || typ == "bind";
         if bind && mount.source().is_none() {
             return Err(invalid(format!("{field}.source"), "a bind mount needs a source"));

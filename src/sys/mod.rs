@@ -6,6 +6,7 @@
 
 pub mod bpf;
 pub mod tuning;
+pub mod mount_api;
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
