@@ -36,6 +36,7 @@ const SCENARIOS: &[(&str, &[&str])] = &[
     ("ps", &["json-pids"]),
     ("events", &["stats-type", "memory-usage", "pids-current"]),
     ("affinity", &["cpuset-init", "cpuset-exec", "all-init", "all-exec"]),
+    ("limits", &["check-before-update", "swappiness-oom", "hugetlb-rsvd"]),
     // Debian's runc is copied into the VM (build-and-boot.sh's oracle).
     ("stats", &["runc-printed", "husk-printed"]),
     ("cleanup", &["created", "delete-force", "process-gone"]),

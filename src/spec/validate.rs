@@ -270,6 +270,9 @@ fn sysctl(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
             LinuxNamespaceType::Network
         } else if key == "kernel.hostname" || key == "kernel.domainname" {
             LinuxNamespaceType::Uts
+        } else if key.starts_with("user.") {
+            // The ucount limits (user.max_*) are per user namespace (runc 1.5).
+            LinuxNamespaceType::User
         } else {
             return Err(invalid(field, "is not namespaced: setting it would change the host"));
         };
