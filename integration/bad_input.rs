@@ -667,3 +667,14 @@ fn a_slice_path_without_the_systemd_driver_is_refused() {
     bundle.config["linux"]["cgroupsPath"] = "system.slice:husk:x".into();
     create_fails(&mut bundle, "sd-cgroupfs", &["config.json: linux.cgroupsPath: ", "--systemd-cgroup"]);
 }
+
+/// `linux.intelRdt` where no resctrl file system is mounted (this host: no
+/// RDT in its CPU): the spec's error, before anything is made.
+#[test]
+fn intel_rdt_without_resctrl() {
+    let mut bundle = Bundle::new(&["true"]);
+    bundle.config["linux"]["intelRdt"] = json!({"closID": "husk-test", "l3CacheSchema": "L3:0=f"});
+    create_fails(&mut bundle, "rdt", &["config.json: linux.intelRdt: no resctrl file system is mounted"]);
+    bundle.config["linux"]["intelRdt"] = json!({"memBwSchema": "L3:0=f"});
+    create_fails(&mut bundle, "rdt-mb", &["config.json: linux.intelRdt.memBwSchema: \"L3:0=f\" does not start with \"MB:\""]);
+}

@@ -36,6 +36,8 @@ pub enum Error {
     Hook(#[from] crate::hooks::HookError),
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
+    #[error(transparent)]
+    IntelRdt(#[from] crate::intel_rdt::IntelRdtError),
     #[error("{op}: {source}")]
     Sys { op: String, source: Errno },
     #[error("{op} {}: {source}", path.display())]

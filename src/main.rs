@@ -9,6 +9,7 @@ mod error;
 mod hooks;
 mod host;
 mod init;
+mod intel_rdt;
 mod launch;
 mod logging;
 mod namespaces;

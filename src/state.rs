@@ -88,6 +88,9 @@ pub struct Container {
     /// killed half-way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd: Option<cgroups::SystemdUnit>,
+    /// The resctrl groups of `linux.intelRdt`, which delete removes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<crate::intel_rdt::RdtState>,
     /// The config's hooks, kept from create: `start` and `delete` run
     /// theirs even if the bundle changed or went away since.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -47,7 +47,7 @@ pub fn features() -> Value {
             },
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
-            "intelRdt": {"enabled": false},
+            "intelRdt": {"enabled": true, "schemata": true, "monitoring": true},
             "netDevices": {"enabled": true},
             "memoryPolicy": {"modes": memory_policy_modes, "flags": memory_policy_flags},
             // Bind mounts and new filesystems (rootfs/idmap.rs).

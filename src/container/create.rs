@@ -27,6 +27,7 @@ use crate::launch::spawn::{self, Children, Spawned};
 use crate::launch::{self, Launching, ParentEnd, Route, Script};
 use crate::logging;
 use crate::namespaces::NamespacePlan;
+use crate::intel_rdt;
 use crate::netdev;
 use crate::process::fields::{self, Tuning};
 use crate::rootfs;
@@ -95,6 +96,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         owner: String::new(),
         cgroup: Some(plan.cgroup.clone()),
         systemd: plan.systemd.clone(),
+        intel_rdt: None,
         hooks: spec.hooks().clone(),
         shared_pid_ns: !plan.namespaces.creates(CloneFlags::CLONE_NEWPID),
     };
@@ -134,6 +136,8 @@ struct Plan {
     unit_properties: Vec<crate::systemd::manager::Property>,
     /// `linux.netDevices`, each host interface looked up.
     net_devices: Vec<netdev::Move>,
+    /// `linux.intelRdt`, checked against the host's resctrl tree.
+    intel_rdt: Option<intel_rdt::RdtPlan>,
     /// The scheduler, I/O priority, personality and memory policy the init
     /// takes, checked against the host's CPUs and nodes.
     tuning: Tuning,
@@ -166,6 +170,8 @@ impl Plan {
         };
         let net_devices = netdev::plan(spec.linux().as_ref().and_then(|l| l.net_devices().as_ref())).map_err(launch::LaunchError::from)?;
         let tuning = tuning(loaded)?;
+        let intel_rdt = spec.linux().as_ref().and_then(|l| l.intel_rdt().as_ref());
+        let intel_rdt = intel_rdt.map(|rdt| intel_rdt::plan(rdt, &opts.id, intel_rdt::resctrl_root(&host))).transpose()?;
         // Its config errors name the file, as the loader's do.
         let idmapped = rootfs::idmap::prepare(spec, bundle).map_err(|e| match e {
             rootfs::RootfsError::Config { field, message } => {
@@ -173,7 +179,7 @@ impl Plan {
             }
             other => Error::from(other),
         })?;
-        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices, tuning, idmapped })
+        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices, tuning, idmapped, intel_rdt })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -266,6 +272,9 @@ fn set_up(
     let launched = parent::converse(&mut parent_end, &part, first, born_in_cgroup, &mut children)?;
     phase("init ready");
 
+    // Before the init runs anything: its children inherit the groups.
+    let rdt = RdtGuard { state: plan.intel_rdt.as_ref().map(|p| intel_rdt::apply(p, launched.pid.as_raw())).transpose()? };
+    container.intel_rdt = rdt.state.clone();
     container.pid = launched.pid.as_raw();
     container.pid_start = state::start_time(container.pid).ok_or(super::LifecycleError::InitExitedDuringCreate)?;
     store.save(&container)?;
@@ -275,6 +284,7 @@ fn set_up(
     parent::commit(&mut parent_end)?;
     children.release();
     cgroup.release();
+    rdt.release();
     reservation.keep();
     phase("recorded");
     Ok(Created { container, console: launched.console })
@@ -324,6 +334,25 @@ fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
     nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, &path, Mode::from_bits_truncate(0o622), nix::sys::stat::FchmodatFlags::FollowSymlink)
         .map_err(fail("chmod"))?;
     Ok(nix::fcntl::open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(fail("open"))?)
+}
+
+/// The resctrl groups while create runs: removed on drop unless released.
+struct RdtGuard {
+    state: Option<intel_rdt::RdtState>,
+}
+
+impl RdtGuard {
+    fn release(mut self) {
+        self.state = None;
+    }
+}
+
+impl Drop for RdtGuard {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            let _ = intel_rdt::remove(&state);
+        }
+    }
 }
 
 /// The container's cgroup while create runs: destroyed on drop unless

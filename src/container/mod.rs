@@ -240,6 +240,9 @@ pub fn delete(store: &Store, id: &str, force: bool, warn: &mut dyn FnMut(&str)) 
         let _ = cgroup.signal_all(libc::SIGKILL);
         cgroup.destroy()?;
     }
+    if let Some(rdt) = &container.intel_rdt {
+        crate::intel_rdt::remove(rdt)?;
+    }
     store.remove(id)?;
     hooks::run_poststop(container.hooks.as_ref(), &container.state_with(Status::Stopped, 0), warn);
     Ok(())

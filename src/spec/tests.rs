@@ -140,13 +140,6 @@ fn rlimit_and_bind_checks() {
 }
 
 #[test]
-fn unsupported_features_are_errors_not_silence() {
-    let mut c = base();
-    c["linux"]["intelRdt"] = serde_json::json!({"closID": "x"});
-    assert!(error_of(&c).starts_with("config.json: linux.intelRdt:"));
-}
-
-#[test]
 fn seccomp_profiles_are_checked_and_warn() {
     let mut c = base();
     c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [

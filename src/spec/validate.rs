@@ -29,8 +29,7 @@ pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Resul
     // AppArmor and SELinux labels need the host to run that LSM: checked
     // here, in the parent, so `create` fails before anything is made.
     lsm::check(spec, lsm::host())?;
-    tuning(spec, warnings)?;
-    unsupported(spec)
+    tuning(spec, warnings)
 }
 
 /// Scheduler, I/O priority, CPU affinity, personality and memory policy:
@@ -304,19 +303,6 @@ fn hooks(spec: &Spec) -> Result<(), Invalid> {
                 }
             }
         }
-    }
-    Ok(())
-}
-
-/// Fields husk cannot apply yet. Asking for one is an error, never a silent
-/// no-op.
-fn unsupported(spec: &Spec) -> Result<(), Invalid> {
-    let not_yet = |field: &str| Err(invalid(field, "is not supported by this husk build yet"));
-    let Some(linux) = spec.linux() else {
-        return Ok(());
-    };
-    if linux.intel_rdt().is_some() {
-        return not_yet("linux.intelRdt");
     }
     Ok(())
 }
