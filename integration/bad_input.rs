@@ -10,6 +10,7 @@ use common::*;
 // `time="…" level=error msg="…"`, the message quoted. The checks below read
 // the message back out of that one line before matching on it.
 
+use std::path::Path;
 use std::process::Output;
 
 use serde_json::{Value, json};
@@ -611,4 +612,58 @@ fn a_long_value_is_cut_in_the_error() {
     bundle.config["linux"]["namespaces"][0]["type"] = long.as_str().into();
     let message = create_fails(&mut bundle, "long-value", &["config.json: linux.namespaces[0].type: unknown namespace \"nnnn", "(5000 characters)"]);
     assert!(message.len() < 400, "the error quotes the value whole: {} bytes", message.len());
+}
+
+// --- The systemd cgroup driver on a host without systemd ------------------
+
+/// This machine has no systemd and no system bus: `--systemd-cgroup run`
+/// fails at once, naming the bus socket, and leaves nothing. The
+/// DBUS_SYSTEM_BUS_ADDRESS points at a path of the test's own, so that the
+/// test means the same on a host that does run a bus.
+#[test]
+fn systemd_cgroup_without_a_bus_names_the_socket() {
+    let mut bundle = Bundle::new(&["true"]);
+    let id = bundle.id("sd-nobus");
+    let socket = bundle.dir.join("no-bus-here");
+    let address = format!("unix:path={}", socket.display());
+    let out = bundle.husk_env(&[("DBUS_SYSTEM_BUS_ADDRESS", &address)], &["--systemd-cgroup", "run", &id]);
+    let message = fails_with(&out, &["systemd: bus", "not reachable"]);
+    assert_eq!(message, format!("systemd: bus {} not reachable: No such file or directory", socket.display()));
+    assert_gone(&bundle, &id);
+    // The default address, as runc's: the system bus socket.
+    if !Path::new("/run/dbus/system_bus_socket").exists() {
+        let id = bundle.id("sd-default");
+        let out = bundle.husk(&["--systemd-cgroup", "run", &id]);
+        fails_with(&out, &["systemd: bus /run/dbus/system_bus_socket not reachable"]);
+        assert_gone(&bundle, &id);
+    }
+}
+
+/// Malformed `slice:prefix:name` paths are refused before the bus is
+/// reached, naming the field.
+#[test]
+fn malformed_systemd_cgroups_paths_name_the_field() {
+    for (path, expected) in [
+        ("system.slice:husk", "of format \"slice:prefix:name\""),
+        ("system.slice:husk:", "the name (after the second ':') is empty"),
+        ("system.slice:husk:a/b", "the name \"a/b\" contains a '/'"),
+        ("system:husk:x", "invalid slice name \"system\""),
+    ] {
+        let mut bundle = Bundle::new(&["true"]);
+        bundle.config["linux"]["cgroupsPath"] = path.into();
+        bundle.write();
+        let id = bundle.id("sd-path");
+        let out = bundle.husk(&["--systemd-cgroup", "create", &id]);
+        fails_with(&out, &["config.json: linux.cgroupsPath: ", expected]);
+        assert_gone(&bundle, &id);
+    }
+}
+
+/// A slice path given to the cgroupfs driver is refused rather than made
+/// into a directory with colons in its name.
+#[test]
+fn a_slice_path_without_the_systemd_driver_is_refused() {
+    let mut bundle = Bundle::new(&["true"]);
+    bundle.config["linux"]["cgroupsPath"] = "system.slice:husk:x".into();
+    create_fails(&mut bundle, "sd-cgroupfs", &["config.json: linux.cgroupsPath: ", "--systemd-cgroup"]);
 }

@@ -226,3 +226,25 @@ fn frozen_cgroup_is_refused() {
     assert!(text(&out.stderr).contains("already exists and is frozen"), "{}", text(&out.stderr));
     assert!(!b.root.join(&id).exists());
 }
+
+/// `pids.limit` 0 is a limit, as the spec says: the container may not fork
+/// at all (runc 1.1.5 read it as "no limit"). A `pids` without a limit is
+/// no limit.
+#[test]
+fn a_pids_limit_of_zero_forbids_forking() {
+    // Shell builtins only, up to the fork of /bin/true.
+    let script = "f=/sys/fs/cgroup/pids/pids.max; [ -e $f ] || f=/sys/fs/cgroup/pids.max; read limit <$f; echo $limit; /bin/true && echo forked";
+    let mut b = Bundle::new(&["sh", "-c", script]);
+    b.config["linux"]["resources"] = serde_json::json!({"pids": {"limit": 0}});
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "cgroup"}));
+    b.write();
+    let (code, stdout, stderr) = b.run("pids-zero");
+    assert_ne!(code, 0, "forked under pids.max 0: {stdout} {stderr}");
+    assert!(stdout.starts_with("0\n") && !stdout.contains("forked"), "stdout: {stdout:?} stderr: {stderr}");
+
+    b.config["linux"]["resources"] = serde_json::json!({"pids": {}});
+    b.write();
+    let (code, stdout, stderr) = b.run("pids-none");
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    assert_eq!(stdout, "max\nforked\n", "stderr: {stderr}");
+}

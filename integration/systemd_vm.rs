@@ -112,11 +112,84 @@ fn engine_checks(mode: &str, runtimes: &[String]) -> Vec<String> {
     checks
 }
 
-/// The checks only one cgroup layout has.
+/// husk's own driver (husk.sh), the checks both layouts have.
+const HUSK_CHECKS: &[&str] = &[
+    "husk.features",
+    "husk.run-exit",
+    "husk.run-leaves-nothing",
+    "husk.create",
+    "husk.scope-active",
+    "husk.scope-cgroup",
+    "husk.scope-has-init",
+    "husk.init-cgroup",
+    "husk.property-TasksMax",
+    "husk.property-CPUQuotaPerSecUSec",
+    "husk.property-CPUQuotaPeriodUSec",
+    "husk.property-AllowedCPUs",
+    "husk.property-MemoryLow",
+    "husk.property-Delegate",
+    "husk.property-DevicePolicy",
+    "husk.property-DeviceAllow",
+    "husk.property-Slice",
+    "husk.property-DefaultDependencies",
+    "husk.property-MemoryAccounting",
+    "husk.property-CPUAccounting",
+    "husk.property-TasksAccounting",
+    "husk.file-pids.max",
+    "husk.file-cpuset.cpus",
+    "husk.start",
+    "husk.exec-in-scope",
+    "husk.pause",
+    "husk.resume",
+    "husk.ps",
+    "husk.update-properties",
+    "husk.update-files",
+    "husk.kill",
+    "husk.delete",
+    "husk.delete-no-unit",
+    "husk.delete-no-cgroup",
+    "husk.oom-exit",
+    "husk.oom-event",
+    "husk.oom-leaves-nothing",
+    "husk.dashed-slice",
+    "husk.dashed-slice-file",
+    "husk.dashed-slice-delete",
+    "husk.slice-unit",
+    "husk.slice-unit-delete",
+    "husk.delete-force-created",
+    "husk.killed-create-leaves-nothing",
+    "husk.failed-create-leaves-nothing",
+    "husk.bad-cgroups-path",
+    "husk.slice-refused",
+    "husk.nothing-left",
+];
+
+/// The checks only one cgroup layout has: systemd's v1 property names and
+/// the v1 files.
 fn mode_checks(mode: &str) -> &'static [&'static str] {
     match mode {
-        "v2" => &["host.cgroup-v2", "client.file-memory.max", "client.file-cpu.max", "client.file-cpuset.cpus"],
-        _ => &["host.cgroup-hybrid", "client.file-cpu.cfs_quota_us"],
+        "v2" => &[
+            "host.cgroup-v2",
+            "client.file-memory.max",
+            "client.file-cpu.max",
+            "client.file-cpuset.cpus",
+            "husk.property-MemoryMax",
+            "husk.property-CPUWeight",
+            "husk.file-memory.max",
+            "husk.file-memory.low",
+            "husk.file-cpu.max",
+            "husk.file-cpu.weight",
+        ],
+        _ => &[
+            "host.cgroup-hybrid",
+            "client.file-cpu.cfs_quota_us",
+            "husk.property-MemoryLimit",
+            "husk.property-CPUShares",
+            "husk.file-memory.limit_in_bytes",
+            "husk.file-memory.soft_limit_in_bytes",
+            "husk.file-cpu.cfs_quota_us",
+            "husk.file-cpu.shares",
+        ],
     }
 }
 
@@ -179,6 +252,7 @@ fn make_payload(repo: &Path, husk: &Path, client: &Path, runtimes: &[String], di
         ("lib.sh", "lib.sh"),
         ("host.sh", "scenarios/10-host.sh"),
         ("client.sh", "scenarios/20-client.sh"),
+        ("husk.sh", "scenarios/30-husk.sh"),
         ("engines.sh", "scenarios/40-engines.sh"),
     ] {
         std::fs::copy(source.join(from), dir.join(to)).unwrap();
@@ -226,6 +300,7 @@ fn a_booted_systemd_host_in_both_cgroup_layouts() {
         let expected: Vec<String> = HOST_CHECKS
             .iter()
             .chain(CLIENT_CHECKS)
+            .chain(HUSK_CHECKS)
             .chain(mode_checks(mode))
             .map(|c| c.to_string())
             .chain(engine_checks(mode, &runtimes))

@@ -116,6 +116,13 @@ impl HostFacts {
     }
 }
 
+/// PID 1's cgroups (/proc/1/cgroup): where the systemd driver's slices are
+/// on v1 hierarchies. Read only for that driver.
+pub fn read_init_cgroups() -> Result<Vec<ProcessCGroup>, HostError> {
+    let init = procfs::process::Process::new(1).map_err(HostError::from_proc("/proc/1"))?;
+    Ok(init.cgroups().map_err(HostError::from_proc("cgroups (/proc/1/cgroup)"))?.0)
+}
+
 /// Recorded hosts, for the unit tests of everything that takes `HostFacts`.
 #[cfg(test)]
 pub mod recorded {

@@ -83,6 +83,11 @@ pub struct Container {
     /// The container's cgroup, as placed at create.
     #[serde(default)]
     pub cgroup: Option<CgroupPaths>,
+    /// The systemd unit that holds the cgroup (`--systemd-cgroup`), which
+    /// `update` changes and `delete` stops, even after a create that was
+    /// killed half-way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<cgroups::SystemdUnit>,
     /// The config's hooks, kept from create: `start` and `delete` run
     /// theirs even if the bundle changed or went away since.
     #[serde(default, skip_serializing_if = "Option::is_none")]

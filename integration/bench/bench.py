@@ -406,7 +406,10 @@ def report(args, results, fifty, phases, compile_ms):
     print(text)
     with open(args.out, "w") as f:
         f.write(text)
-    quote_in_readme(lines[lines.index("| measurement | husk | runc | crun | husk/crun | runc/crun |"):], args)
+    # Only the default run (the release build, into RESULTS.md) speaks for
+    # the README; a comparison of another binary does not.
+    if args.out == DEFAULT_OUT and not args.husk:
+        quote_in_readme(lines[lines.index("| measurement | husk | runc | crun | husk/crun | runc/crun |"):], args)
 
 
 def quote_in_readme(table_and_rest, args):
@@ -431,8 +434,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--out", default=DEFAULT_OUT)
+    parser.add_argument("--husk", help="another husk binary (a before/after comparison); default: the release build")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global HUSK
+    if args.husk:
+        HUSK = os.path.abspath(args.husk)
     if os.geteuid() != 0:
         sys.exit("bench: run as root")
     if not os.path.exists(HUSK):
@@ -447,6 +454,8 @@ def main():
     tini = shutil.which("tini") or sys.exit("bench: needs tini (apt-get install tini)")
     command = ["unshare", "--mount", "--propagation", "private", "--", tini, "-s", "--",
                sys.executable, os.path.abspath(__file__), "--inner", "--runs", str(args.runs), "--out", args.out]
+    if args.husk:
+        command += ["--husk", HUSK]
     sys.exit(subprocess.run(command).returncode)
 
 

@@ -9,7 +9,9 @@ mod common;
 pub mod convert;
 pub mod devices;
 pub mod devices_bpf;
+mod scope;
 pub mod stats;
+mod unit_properties;
 mod v1;
 mod v2;
 
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::host::CGROUP_ROOT;
 use crate::host::{CgroupMode, HostFacts};
+pub use scope::{Scope, SystemdUnit, annotated_properties};
 pub use v1::hierarchies;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,8 @@ pub enum CgroupError {
     State { path: PathBuf, message: String },
     #[error(transparent)]
     Devices(#[from] devices_bpf::DeviceFilterError),
+    #[error(transparent)]
+    Systemd(#[from] crate::systemd::SystemdError),
 }
 
 impl CgroupError {
@@ -111,11 +116,48 @@ impl Entry {
     }
 }
 
-/// The cgroup implementation for saved paths.
+/// The cgroup implementation for saved paths: its files. What every verb
+/// but `update` and `delete` needs, whichever driver made the cgroup.
 pub fn open(paths: &CgroupPaths) -> Box<dyn Cgroup> {
     match paths {
         CgroupPaths::V2(dir) => Box::new(v2::V2 { dir: dir.clone() }),
         CgroupPaths::V1(dirs) => Box::new(v1::V1 { dirs: dirs.clone() }),
+    }
+}
+
+/// The cgroup of a recorded container as its driver manages it: through
+/// its systemd unit when it has one (so that `update` sets the unit's
+/// properties and `delete` stops it), else its files.
+pub fn open_managed(paths: &CgroupPaths, unit: Option<&SystemdUnit>, id: &str) -> Box<dyn Cgroup> {
+    match unit {
+        Some(unit) => Box::new(Scope::existing(unit.clone(), paths, id)),
+        None => open(paths),
+    }
+}
+
+/// After systemd made a unit's cgroup: the v1 hierarchies systemd does not
+/// manage (cpuset, freezer, …) made as runc's joinCgroups makes them, the
+/// controllers of a v2 cgroup enabled.
+fn complete_made_cgroup(paths: &CgroupPaths) -> Result<()> {
+    match paths {
+        CgroupPaths::V2(dir) => v2::V2 { dir: dir.clone() }.enable_controllers(),
+        CgroupPaths::V1(dirs) => v1::V1 { dirs: dirs.clone() }.make_dirs(),
+    }
+}
+
+/// Refuses cgroup directories that exist with processes in them.
+fn check_paths_unused(paths: &CgroupPaths) -> Result<()> {
+    match paths {
+        CgroupPaths::V2(dir) => check_unused(dir),
+        CgroupPaths::V1(dirs) => dirs.values().try_for_each(|dir| check_unused(dir)),
+    }
+}
+
+/// A directory to name in an error about the whole cgroup.
+fn first_path(paths: &CgroupPaths) -> PathBuf {
+    match paths {
+        CgroupPaths::V2(dir) => dir.clone(),
+        CgroupPaths::V1(dirs) => dirs.values().next().cloned().unwrap_or_default(),
     }
 }
 
@@ -128,7 +170,7 @@ pub fn resolve(host: &HostFacts, cgroups_path: Option<&Path>, id: &str) -> Resul
     if !requested.is_absolute() && text.split(':').count() == 3 {
         return Err(CgroupError::config(
             "linux.cgroupsPath",
-            format!("{text:?} is a systemd slice path; the systemd cgroup driver is not supported yet"),
+            format!("{text:?} is a systemd slice path: it needs the systemd cgroup driver (--systemd-cgroup)"),
         ));
     }
     if requested.components().any(|c| matches!(c, std::path::Component::ParentDir)) {

@@ -94,6 +94,15 @@ impl V1 {
 
     /// A new cpuset cgroup starts with no cpus and mems: copy the parent's,
     /// or no process could join it.
+    /// Makes every directory (existing ones are kept) and gives a new
+    /// cpuset its parent's cpus and mems.
+    pub(super) fn make_dirs(&self) -> Result<()> {
+        for dir in self.dirs.values() {
+            super::make_dir(dir)?;
+        }
+        self.inherit_cpuset()
+    }
+
     fn inherit_cpuset(&self) -> Result<()> {
         let Some(dir) = self.dir("cpuset") else { return Ok(()) };
         let mut chain: Vec<&Path> = dir.ancestors().take_while(|a| a.starts_with(CGROUP_ROOT)).collect();
@@ -221,7 +230,8 @@ impl V1 {
     fn apply_others(&self, r: &LinuxResources) -> Result<()> {
         if let Some(pids) = r.pids() {
             let dir = self.need("pids", "linux.resources.pids")?;
-            write(dir, "pids.max", limit_or_max(Some(pids.limit()).filter(|l| *l > 0)))?;
+            // 0 is a limit (see V2::apply).
+            write(dir, "pids.max", limit_or_max(Some(pids.limit())))?;
         }
         self.apply_hugetlb(r)?;
         if let Some(network) = r.network() {
@@ -283,10 +293,7 @@ impl Cgroup for V1 {
         for dir in self.dirs.values() {
             super::check_unused(dir)?;
         }
-        for dir in self.dirs.values() {
-            super::make_dir(dir)?;
-        }
-        self.inherit_cpuset()
+        self.make_dirs()
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {

@@ -17,7 +17,7 @@ pub struct V2 {
 impl V2 {
     /// Enables every available controller in each ancestor's
     /// subtree_control, so the container's directory has their files.
-    fn enable_controllers(&self) -> Result<()> {
+    pub(super) fn enable_controllers(&self) -> Result<()> {
         let root = Path::new(CGROUP_ROOT);
         let mut ancestors: Vec<&Path> = self.dir.ancestors().skip(1).take_while(|a| a.starts_with(root)).collect();
         ancestors.reverse();
@@ -50,17 +50,27 @@ impl Cgroup for V2 {
                 write(dir, "memory.low", limit_or_max(Some(reservation)))?;
             }
             if let Some(limit) = memory.limit() {
+                // v1's kernel refuses a limit below the usage; v2's would
+                // OOM-kill instead: checkBeforeUpdate asks for v1's way.
+                let usage = read_u64(dir, "memory.current");
+                if memory.check_before_update() == Some(true) && limit >= 0 && (limit as u64) < usage {
+                    return Err(CgroupError::config(
+                        "linux.resources.memory.limit",
+                        format!("{limit} is below the current usage of {usage} bytes (checkBeforeUpdate)"),
+                    ));
+                }
                 write(dir, "memory.max", limit_or_max(Some(limit)))?;
             }
             if let Some(swap) = memory.swap() {
                 let value = swap_to_v2(swap, memory.limit()).map_err(|m| CgroupError::config("linux.resources.memory.swap", m))?;
                 write(dir, "memory.swap.max", value)?;
             }
+            // cgroup v2 has neither; runc ignores them there, with a warning.
             if memory.swappiness().is_some() {
-                return Err(CgroupError::config("linux.resources.memory.swappiness", "not available on cgroup v2"));
+                crate::logging::warn("linux.resources.memory.swappiness: not available on cgroup v2: ignored");
             }
             if memory.disable_oom_killer() == Some(true) {
-                return Err(CgroupError::config("linux.resources.memory.disableOOMKiller", "not available on cgroup v2"));
+                crate::logging::warn("linux.resources.memory.disableOOMKiller: not available on cgroup v2: ignored");
             }
         }
         if let Some(cpu) = r.cpu() {
@@ -87,9 +97,10 @@ impl Cgroup for V2 {
                 write(dir, "cpuset.mems", mems)?;
             }
         }
+        // 0 is a limit (no new task), as the spec says since 1.2; a `pids`
+        // without a limit was dropped when the config was read.
         if let Some(pids) = r.pids() {
-            let limit = pids.limit();
-            write(dir, "pids.max", limit_or_max(Some(limit).filter(|l| *l > 0)))?;
+            write(dir, "pids.max", limit_or_max(Some(pids.limit())))?;
         }
         if let Some(io) = r.block_io() {
             if let Some(weight) = unless_zero(io.weight()) {

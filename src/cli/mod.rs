@@ -22,8 +22,6 @@ pub enum UsageError {
     NoCommand,
     #[error("exec: no command given")]
     NoExecCommand,
-    #[error("--systemd-cgroup: the systemd cgroup driver is not supported yet")]
-    SystemdCgroup,
     #[error("File {} exists. Remove it first", .0.display())]
     SpecExists(PathBuf),
     #[error("--{flag} {value:?}: {problem}")]
@@ -181,13 +179,6 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
         return Err(UsageError::NoCommand.into());
     };
-    // Engines pass --systemd-cgroup to every verb; only the verbs that place
-    // a container in a cgroup are affected by it, and those refuse it until
-    // the systemd driver exists, rather than misreading "slice:prefix:name".
-    let places_cgroup = matches!(command, Command::Create(_) | Command::Run { .. });
-    if cli.systemd_cgroup && places_cgroup {
-        return Err(UsageError::SystemdCgroup.into());
-    }
     let store = Store::new(cli.root.clone());
     let mut warn = |message: &str| logging::warn(message);
     // The verbs that put husk's binary inside a container run it from a
@@ -197,11 +188,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     match command {
         Command::Create(args) => {
-            container::create::create(&store, &create_options(&args, true), &mut warn)?;
+            container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup), &mut warn)?;
             Ok(0)
         }
         Command::Start { id } => container::start(&store, &id, &mut warn).map(|()| 0),
-        Command::Run { create, detach, keep, .. } => run_container(&store, &create, detach, keep, &mut warn),
+        Command::Run { create, detach, keep, .. } => {
+            run_container(&store, &create_options(&create, detach, cli.systemd_cgroup), keep, &mut warn)
+        }
         Command::State { id } => {
             let container = store.load(&id)?;
             print_json(&store.oci_state(&container), true);
@@ -230,7 +223,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-fn create_options(args: &CreateArgs, detached: bool) -> CreateOptions {
+/// `systemd_cgroup` is the global `--systemd-cgroup`: engines pass it to
+/// every verb, and only create and run read it; later verbs follow the
+/// driver recorded in the state.
+fn create_options(args: &CreateArgs, detached: bool, systemd_cgroup: bool) -> CreateOptions {
     CreateOptions {
         id: args.id.clone(),
         bundle: args.bundle.clone(),
@@ -242,19 +238,21 @@ fn create_options(args: &CreateArgs, detached: bool) -> CreateOptions {
         notify_socket: crate::activation::host_notify_socket(),
         console_socket: args.console_socket.clone(),
         detached,
+        systemd_cgroup,
     }
 }
 
-fn run_container(store: &Store, args: &CreateArgs, detach: bool, keep: bool, warn: &mut dyn FnMut(&str)) -> Result<i32> {
+fn run_container(store: &Store, opts: &CreateOptions, keep: bool, warn: &mut dyn FnMut(&str)) -> Result<i32> {
+    let detach = opts.detached;
     if !detach {
         run::take_over_signals()?;
         // The init may be born to an intermediate process; it must still
         // end up our child for us to wait on it.
         nix::sys::prctl::set_child_subreaper(true).map_err(container::LifecycleError::Subreaper)?;
     }
-    let created = container::create::create(store, &create_options(args, detach), warn)?;
-    if let Err(e) = container::start(store, &args.id, warn) {
-        let _ = container::delete(store, &args.id, true, warn);
+    let created = container::create::create(store, opts, warn)?;
+    if let Err(e) = container::start(store, &opts.id, warn) {
+        let _ = container::delete(store, &opts.id, true, warn);
         return Err(e);
     }
     if detach {
@@ -266,7 +264,7 @@ fn run_container(store: &Store, args: &CreateArgs, detach: bool, keep: bool, war
         None => run::wait_forwarding(init)?,
     };
     if !keep {
-        container::delete(store, &args.id, true, warn)?;
+        container::delete(store, &opts.id, true, warn)?;
     }
     Ok(code)
 }

@@ -108,10 +108,11 @@ fn live_cgroup(store: &Store, id: &str) -> Result<(Container, Box<dyn Cgroup>)> 
     if matches!(store.status(&container), Status::Stopped | Status::Creating) {
         return Err(LifecycleError::NotRunning.into());
     }
+    // Through its driver: `update` sets a systemd unit's properties too.
     let cgroup = container
         .cgroup
         .as_ref()
-        .map(cgroups::open)
+        .map(|paths| cgroups::open_managed(paths, container.systemd.as_ref(), id))
         .ok_or_else(|| LifecycleError::NoCgroup(id.to_string()))?;
     Ok((container, cgroup))
 }

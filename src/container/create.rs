@@ -15,10 +15,10 @@ use nix::sys::stat::Mode;
 
 use super::write_pid_file;
 use crate::activation::{self, NotifySocket};
-use crate::cgroups::{self, Cgroup, CgroupPaths};
+use crate::cgroups::{self, Cgroup, CgroupPaths, Scope, SystemdUnit};
 use crate::error::{Error, Result};
 use crate::hooks;
-use crate::host::HostFacts;
+use crate::host::{self, HostFacts};
 use crate::init::{self, InitArgs};
 use crate::launch::console::{self, ConsoleTarget};
 use crate::launch::parent::{self, ParentPart};
@@ -45,6 +45,8 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// `create` and `run -d`: husk will not stay with the container.
     pub detached: bool,
+    /// `--systemd-cgroup`: the cgroup is a systemd scope.
+    pub systemd_cgroup: bool,
 }
 
 /// A created container, waiting for `start`.
@@ -74,9 +76,6 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let plan = Plan::new(&loaded, opts)?;
     phase("spec loaded");
 
-    let linux = spec.linux().as_ref();
-    let cgroup_paths = cgroups::resolve(&plan.host, linux.and_then(|l| l.cgroups_path().as_deref()), &opts.id)?;
-
     let reservation = store.reserve(&opts.id)?;
     // Recorded before anything is made, so that `delete` can undo a create
     // that was killed half-way, cgroup included. What later verbs need of
@@ -90,7 +89,8 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         created: state::now_rfc3339(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         owner: String::new(),
-        cgroup: Some(cgroup_paths),
+        cgroup: Some(plan.cgroup.clone()),
+        systemd: plan.systemd.clone(),
         hooks: spec.hooks().clone(),
     };
     store.save(&container)?;
@@ -120,6 +120,11 @@ struct Plan {
     script: Script,
     /// Read once, for the cgroup's path and the init's mounts.
     host: HostFacts,
+    cgroup: CgroupPaths,
+    /// The unit that will hold the cgroup, with the systemd driver, and
+    /// the unit properties the annotations ask for.
+    systemd: Option<SystemdUnit>,
+    unit_properties: Vec<crate::systemd::manager::Property>,
 }
 
 impl Plan {
@@ -136,14 +141,31 @@ impl Plan {
             terminal: console.is_some(),
             seccomp_listener: loaded.seccomp.as_ref().is_some_and(|f| f.listener().is_some()),
         };
-        Ok(Plan { namespaces, console, script: Script::new(&route), host: HostFacts::read()? })
+        let host = HostFacts::read()?;
+        let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().as_ref()).map(|p| p.to_string_lossy());
+        let (cgroup, systemd, unit_properties) = if opts.systemd_cgroup {
+            let (unit, paths) = SystemdUnit::resolve(&host, &host::read_init_cgroups()?, cgroups_path.as_deref(), &opts.id)?;
+            (paths, Some(unit), cgroups::annotated_properties(spec.annotations().as_ref())?)
+        } else {
+            (cgroups::resolve(&host, cgroups_path.as_deref().map(Path::new), &opts.id)?, None, Vec::new())
+        };
+        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
     /// its namespaces, as the host's root (not yet in a user namespace of
-    /// its own, where the cgroup files are not its to write).
+    /// its own, where the cgroup files are not its to write). Not into a
+    /// systemd scope: systemd makes it for the init's pid, and moves it in.
     fn enters_cgroup_itself(&self) -> bool {
-        !self.namespaces.needs_intermediate() && !self.namespaces.creates(CloneFlags::CLONE_NEWUSER)
+        !self.namespaces.needs_intermediate() && !self.namespaces.creates(CloneFlags::CLONE_NEWUSER) && self.systemd.is_none()
+    }
+
+    /// The cgroup as its driver makes it.
+    fn cgroup_driver(&self, id: &str) -> Box<dyn Cgroup> {
+        match &self.systemd {
+            Some(unit) => Box::new(Scope::new(unit.clone(), &self.cgroup, id, self.unit_properties.clone())),
+            None => cgroups::open(&self.cgroup),
+        }
     }
 }
 
@@ -161,8 +183,8 @@ fn set_up(
 ) -> Result<Created> {
     let spec = &loaded.spec;
     let linux = spec.linux().as_ref();
-    let cgroup_paths = container.cgroup.clone().expect("create places every container in a cgroup");
-    let cgroup = CgroupGuard::create(&cgroup_paths, linux.and_then(|l| l.resources().as_ref()))?;
+    let cgroup_paths = plan.cgroup.clone();
+    let cgroup = CgroupGuard::create(plan.cgroup_driver(&opts.id), linux.and_then(|l| l.resources().as_ref()))?;
     phase("cgroup ready");
     let fifo = make_exec_fifo(&reservation.dir)?;
     let (mut parent_end, init_end) = launch::pair(&plan.script)?;
@@ -269,8 +291,7 @@ struct CgroupGuard {
 }
 
 impl CgroupGuard {
-    fn create(paths: &CgroupPaths, resources: Option<&oci_spec::runtime::LinuxResources>) -> Result<Self> {
-        let cgroup = cgroups::open(paths);
+    fn create(cgroup: Box<dyn Cgroup>, resources: Option<&oci_spec::runtime::LinuxResources>) -> Result<Self> {
         // Checked and made before the guard exists: a cgroup that is in use
         // by someone else is refused, and never killed or removed by us.
         cgroup.create()?;

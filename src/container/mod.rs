@@ -230,7 +230,8 @@ pub fn delete(store: &Store, id: &str, force: bool, warn: &mut dyn FnMut(&str)) 
         }
     }
     if let Some(paths) = &container.cgroup {
-        let cgroup = cgroups::open(paths);
+        // Through its driver: a systemd scope is stopped, not just removed.
+        let cgroup = cgroups::open_managed(paths, container.systemd.as_ref(), id);
         // Stray processes (left by an init that died) go with the cgroup.
         let _ = cgroup.signal_all(libc::SIGKILL);
         cgroup.destroy()?;

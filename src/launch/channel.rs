@@ -38,9 +38,14 @@ pub struct Socket<Out, In> {
     says: PhantomData<fn(Out) -> In>,
 }
 
+/// The parent's socket: it says `ParentSays`, hears `ChildSays`.
+pub type ParentSocket = Socket<ParentSays, ChildSays>;
+/// The child's socket, the other way round.
+pub type ChildSocket = Socket<ChildSays, ParentSays>;
+
 /// A connected pair: the parent's end and the child's end. Both are
 /// close-on-exec: the child's closes when it execve's the program.
-pub fn pair() -> Result<(Socket<ParentSays, ChildSays>, Socket<ChildSays, ParentSays>), ChannelError> {
+pub fn pair() -> Result<(ParentSocket, ChildSocket), ChannelError> {
     let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .map_err(|source| ChannelError::Sys { op: "socketpair", source })?;
     Ok((Socket { fd: a, says: PhantomData }, Socket { fd: b, says: PhantomData }))

@@ -22,15 +22,14 @@ use std::path::PathBuf;
 
 use nix::errno::Errno;
 
-use channel::Socket;
 pub use conversation::Conversation;
-pub use message::{ChildSays, InitFailure, ParentSays};
+pub use message::{ChildSays, InitFailure};
 pub use script::{Exchange, Launching, Route, Script};
 
 /// The child's end of the conversation.
-pub type ChildEnd = Conversation<Socket<ChildSays, ParentSays>>;
+pub type ChildEnd = Conversation<channel::ChildSocket>;
 /// The parent's end of the conversation.
-pub type ParentEnd = Conversation<Socket<ParentSays, ChildSays>>;
+pub type ParentEnd = Conversation<channel::ParentSocket>;
 
 /// A connected pair of ends that walk `script`: the parent's, the child's.
 pub fn pair(script: &Script) -> Result<(ParentEnd, ChildEnd), LaunchError> {

@@ -69,6 +69,7 @@ pub fn parse(bytes: &[u8], file: PathBuf, bundle: &Path) -> Result<Loaded, SpecE
         message: strip_position(&e.to_string()),
     })?;
     let mut warnings = drop_unknown_capabilities(&mut value);
+    drop_pids_without_limit(&mut value);
     let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
         let problem = friendly_serde_message(&field, &e.inner().to_string());
@@ -104,6 +105,17 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> PathBuf {
         root
     } else {
         bundle.join(root)
+    }
+}
+
+/// Removes a `linux.resources.pids` that has no `limit`: the spec makes the
+/// limit optional and 0 a real limit (no new task), while oci-spec reads an
+/// absent limit as 0.
+fn drop_pids_without_limit(config: &mut Value) {
+    if let Some(resources) = config.pointer_mut("/linux/resources").and_then(Value::as_object_mut)
+        && resources.get("pids").is_some_and(|p| p.get("limit").is_none_or(Value::is_null))
+    {
+        resources.remove("pids");
     }
 }
 

@@ -203,3 +203,14 @@ fn lsm_labels_need_the_lsm_on_this_host() {
     c["linux"]["mountLabel"] = "".into();
     check(&c).expect("empty labels are no labels");
 }
+
+#[test]
+fn a_pids_limit_of_zero_is_kept_and_a_missing_one_is_no_limit() {
+    let mut c = base();
+    c["linux"]["resources"] = serde_json::json!({"pids": {"limit": 0}});
+    let pids = *check(&c).unwrap().spec.linux().as_ref().unwrap().resources().as_ref().unwrap().pids();
+    assert_eq!(pids.map(|p| p.limit()), Some(0));
+    c["linux"]["resources"] = serde_json::json!({"pids": {}});
+    let resources = check(&c).unwrap().spec.linux().as_ref().unwrap().resources().clone().unwrap();
+    assert!(resources.pids().is_none());
+}

@@ -106,6 +106,11 @@ pub struct Bus {
 }
 
 impl Bus {
+    /// The socket, to name in errors.
+    pub fn socket(&self) -> &str {
+        &self.socket
+    }
+
     /// Connects, authenticates as our euid and says Hello.
     pub fn connect(address: &str, timeout: Duration) -> Result<Bus, SystemdError> {
         let socket = socket_of_address(address)?;

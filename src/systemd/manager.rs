@@ -12,6 +12,8 @@ const SYSTEMD: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
+/// What the bus daemon answers for a name nobody owns.
+const NOT_OWNED: &[&str] = &["org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner"];
 /// runc waits as long for a unit's job.
 pub const JOB_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -77,10 +79,17 @@ impl Manager {
         &self.bus.unique_name
     }
 
-    /// Calls any method with a deadline of `timeout`.
+    /// Calls any method with a deadline of `timeout`. A bus where nobody
+    /// is systemd (a dbus-daemon on a host booted without it) answers a
+    /// call to systemd with "service unknown": said as such.
     pub fn call(&mut self, destination: &str, path: &str, interface: &str, member: &str, args: Vec<Value>) -> Result<Message, SystemdError> {
         let deadline = Instant::now() + self.timeout;
-        self.bus.call(&Call { destination, path, interface, member, args }, deadline)
+        match self.bus.call(&Call { destination, path, interface, member, args }, deadline) {
+            Err(e) if destination == SYSTEMD && e.dbus_error_name().is_some_and(|n| NOT_OWNED.contains(&n)) => {
+                Err(SystemdError::NotRunning { socket: self.bus.socket().to_string() })
+            }
+            other => other,
+        }
     }
 
     fn manager_call(&mut self, member: &str, args: Vec<Value>) -> Result<Message, SystemdError> {

@@ -14,6 +14,7 @@
 //! can include it with `#[path]`.
 
 pub mod bus;
+pub mod gvariant;
 pub mod manager;
 pub mod naming;
 pub mod wire;
@@ -32,6 +33,8 @@ pub enum SystemdError {
     AuthRefused { socket: String, reply: String },
     #[error("systemd: bus {socket}: timed out waiting for {waiting_for}")]
     Timeout { socket: String, waiting_for: String },
+    #[error("systemd: not running on the bus {socket}: nobody owns org.freedesktop.systemd1 there")]
+    NotRunning { socket: String },
     #[error("systemd: malformed D-Bus message: {problem}")]
     Malformed { problem: String },
     #[error("systemd: {method}: {name}: {message}")]

@@ -18,3 +18,5 @@ wait_until() {
         n=$((n + 1))
     done
 }
+# phase NAME: the guest's uptime, to see where a scenario spends its time.
+phase() { echo "PHASE $1 $(cut -d' ' -f1 /proc/uptime)"; }

@@ -7,7 +7,7 @@ export PATH=/payload/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 # Kernel messages would land in the middle of result lines.
 dmesg -n 1 2>/dev/null
 for scenario in /payload/scenarios/*.sh; do
-    echo "SCENARIO $(basename "$scenario" .sh)"
+    echo "SCENARIO $(basename "$scenario" .sh) at $(cut -d' ' -f1 /proc/uptime) s"
     sh "$scenario" || echo "RESULT $(basename "$scenario" .sh).exit FAIL the scenario exited $?"
 done
 echo "SCENARIOS DONE"
