@@ -75,13 +75,8 @@ const CLIENT_CHECKS: &[&str] = &[
 
 /// The engines of engines.sh in each cgroup layout, and the checks of each
 /// with each runtime (`engines.<engine>.<runtime>.<check>`).
-fn engines(mode: &str) -> &'static [&'static str] {
-    match mode {
-        "v2" => &["containerd", "podman", "docker"],
-        // A reduced set: the VM test's budget (10 minutes of CI for the VM
-        // targets) has no room for three engines twice in each boot.
-        _ => &["podman"],
-    }
+fn engines(_mode: &str) -> &'static [&'static str] {
+    &["containerd", "podman", "docker"]
 }
 const ENGINE_CHECKS: &[&str] =
     &["run-exit-code", "scope", "memory-property", "memory-file", "exec", "stop", "kill", "delete", "nothing-left"];
