@@ -25,7 +25,7 @@
 # shellcheck disable=SC2016 # single quotes on purpose: for the container or eval
 set -u
 
-ALL="basic memory pids cpu devices pause update ps events stats cleanup differential"
+ALL="basic memory pids cpu devices pause update ps events affinity limits stats cleanup differential"
 
 if [ $# -lt 3 ]; then
     echo "usage: $0 HUSK ROOTFS WORKDIR [SCENARIO...]   (scenarios: $ALL)" >&2
@@ -582,6 +582,38 @@ ps_count() {
 }
 ps_count_is() { [ "$(ps_count)" = "$1" ]; }
 
+# CPU affinity: whatever CPU husk is pinned to (an engine under systemd's
+# CPUAffinity=), a container's init and exec'd processes get every CPU their
+# cpuset allows (runc 1.3.1's reset). Under `taskset 1` (CPU 0 only): a
+# cpuset of 0-1 gives 0-1, no cpuset every online CPU.
+sc_affinity() {
+    _online=$(cat /sys/devices/system/cpu/online)
+    case $_online in
+        0 | "") skip affinity "one CPU"; return ;;
+    esac
+    for _case in cpuset all; do
+        if [ $_case = cpuset ]; then
+            _res='"cpu": {"cpus": "0-1", "mems": "0"}' _want=0-1
+        else
+            _res="" _want=$_online
+        fi
+        new_bundle "affinity-$_case" "$(jargs sh -c 'grep Cpus_allowed_list /proc/self/status >/tmp/init.txt; sleep 100')" "$_res"
+        taskset 1 "$HUSK" --root "$STATE" run -d --bundle "$B" "$ID" >"$B/run.out" 2>"$B/run.err" </dev/null
+        _rc=$?
+        if [ $_rc -ne 0 ]; then
+            fail_all "run -d exited $_rc: $(oneline "$B/run.err")" "affinity.$_case-init" "affinity.$_case-exec"
+            continue
+        fi
+        wait_for 10 test -s "$B/out/init.txt"
+        _init=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$B/out/init.txt")
+        check "affinity.$_case-init" "init's Cpus_allowed_list '$_init', want '$_want'" [ "$_init" = "$_want" ]
+        _exec=$(taskset 1 "$HUSK" --root "$STATE" exec "$ID" grep Cpus_allowed_list /proc/self/status 2>"$B/exec.err" </dev/null |
+            sed -n 's/^Cpus_allowed_list:[[:space:]]*//p')
+        check "affinity.$_case-exec" "exec'd Cpus_allowed_list '$_exec', want '$_want'; stderr: $(oneline "$B/exec.err")" \
+            [ "$_exec" = "$_want" ]
+    done
+}
+
 # events --stats: one stats object, runc's shape.
 sc_events() {
     new_bundle events "$(jargs sh -c 'sleep 100 & sleep 100 & wait')" '"memory": {"limit": 67108864}, "pids": {"limit": 100}'
@@ -771,6 +803,59 @@ diff_value() {
         v1devices) val "$2" | sort | tr '\n' ';' | sed 's/;$//' ;;
         *) val "$2" | tr '\n' ';' | sed 's/;$//' ;;
     esac
+}
+
+# Newer resource fields: memory.checkBeforeUpdate (an update below the usage
+# is refused and the container keeps its limit: v1's kernel refuses it
+# anyway, v2's would OOM-kill), swappiness and disableOOMKiller (written on
+# v1, ignored with a warning on v2, as runc), and hugepage limits on both
+# the fault and the reservation files (v2, where the container's cgroup has
+# the hugetlb controller).
+sc_limits() {
+    # 24 MiB in /dev/shm (a tmpfs: charged to the container as shmem).
+    new_bundle limits-check "$(jargs sh -c 'head -c 25165824 /dev/zero >/dev/shm/fill; touch /dev/shm/full; exec sleep 60')" '"memory": {"limit": 67108864}'
+    if run_detached; then
+        _pid=$(init_pid "$ID")
+        wait_for 20 test -e "/proc/$_pid/root/dev/shm/full"
+        if [ $CGMODE = v2 ]; then _f=$(cgdir memory "$CG")/memory.max; else _f=$(cgdir memory "$CG")/memory.limit_in_bytes; fi
+        echo '{"memory": {"limit": 8388608, "checkBeforeUpdate": true}}' | H update -r - "$ID" >"$B/update.out" 2>&1
+        _rc=$? _v=$(val "$_f") _st=$(H state "$ID" 2>/dev/null | sed -n 's/^ *"status": *"\([a-z]*\)".*/\1/p')
+        check limits.check-before-update "update to 8 MiB under 24 MiB used exited $_rc ($(oneline "$B/update.out")); $_f is '$_v'; status $_st" \
+            eval '[ "$_rc" != 0 ] && [ "$_v" = 67108864 ] && [ "$_st" = running ]'
+    else
+        fail limits.check-before-update "$WHY"
+    fi
+
+    new_bundle limits-v1only "$(jargs true)" '"memory": {"limit": 67108864, "swappiness": 10, "disableOOMKiller": true}'
+    run_fg
+    if [ $CGMODE = v2 ]; then
+        check limits.swappiness-oom "run exited $RC; stderr: $(oneline "$B/fg.err")" \
+            eval '[ "$RC" = 0 ] && grep -q "swappiness: not available on cgroup v2: ignored" "$B/fg.err" && grep -q "disableOOMKiller: not available on cgroup v2: ignored" "$B/fg.err"'
+    else
+        new_bundle limits-v1files "$(jargs sleep 30)" '"memory": {"limit": 67108864, "swappiness": 10, "disableOOMKiller": true}'
+        if run_detached; then
+            _d=$(cgdir memory "$CG")
+            _s=$(val "$_d/memory.swappiness") _o=$(sed -n 's/^oom_kill_disable //p' "$_d/memory.oom_control")
+            check limits.swappiness-oom "swappiness '$_s' (want 10), oom_kill_disable '$_o' (want 1); foreground run exited $RC" \
+                eval '[ "$_s" = 10 ] && [ "$_o" = 1 ] && [ "$RC" = 0 ]'
+        else
+            fail limits.swappiness-oom "$WHY"
+        fi
+    fi
+
+    if [ $CGMODE = v2 ] && grep -qw hugetlb /sys/fs/cgroup/cgroup.subtree_control; then
+        new_bundle limits-huge "$(jargs sleep 30)" '"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]'
+        if run_detached; then
+            _d=$(cgdir hugetlb "$CG")
+            _m=$(val "$_d/hugetlb.2MB.max") _r=$(val "$_d/hugetlb.2MB.rsvd.max")
+            check limits.hugetlb-rsvd "hugetlb.2MB.max '$_m', hugetlb.2MB.rsvd.max '$_r', want 4194304 both" \
+                eval '[ "$_m" = 4194304 ] && [ "$_r" = 4194304 ]'
+        else
+            fail limits.hugetlb-rsvd "$WHY"
+        fi
+    else
+        skip limits.hugetlb-rsvd "no hugetlb controller for the container's cgroup here"
+    fi
 }
 
 # ---------------------------------------------------------------------------

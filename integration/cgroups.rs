@@ -112,6 +112,18 @@ fn ps() {
 }
 
 #[test]
+fn affinity() {
+    run_scenario("affinity", &["cpuset-init", "cpuset-exec", "all-init", "all-exec"]);
+}
+
+#[test]
+fn limits() {
+    // hugetlb-rsvd is skipped (not failed) on a host whose containers get no
+    // hugetlb controller (this one: v1 without a hugetlb hierarchy).
+    run_scenario("limits", &["check-before-update", "swappiness-oom"]);
+}
+
+#[test]
 fn events() {
     run_scenario("events", &["stats-type", "memory-usage", "pids-current"]);
 }

@@ -35,6 +35,8 @@ const SCENARIOS: &[(&str, &[&str])] = &[
     ("update", &["memory-flag", "resources-stdin", "cpu-flags"]),
     ("ps", &["json-pids"]),
     ("events", &["stats-type", "memory-usage", "pids-current"]),
+    ("affinity", &["cpuset-init", "cpuset-exec", "all-init", "all-exec"]),
+    ("limits", &["check-before-update", "swappiness-oom", "hugetlb-rsvd"]),
     // Debian's runc is copied into the VM (build-and-boot.sh's oracle).
     ("stats", &["runc-printed", "husk-printed"]),
     ("cleanup", &["created", "delete-force", "process-gone"]),

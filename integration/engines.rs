@@ -166,7 +166,11 @@ fn containerd() {
 
 #[test]
 fn podman() {
-    run_engine("podman", "podman", &["run-rm", "detached-exec-stop-rm", "tty", "oom", "create-start", "logs"]);
+    run_engine(
+        "podman",
+        "podman",
+        &["run-rm", "detached-exec-stop-rm", "tty", "oom", "create-start", "logs", "read-only", "tmpfs-copyup"],
+    );
 }
 
 #[test]

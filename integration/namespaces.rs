@@ -167,3 +167,25 @@ fn oom_score_adj_in_a_user_namespace() {
         assert_eq!(b.run_ok("oomuserns").trim(), score.to_string());
     }
 }
+
+/// `linux.sysctl` keys under `user.` (the ucount limits) belong to the user
+/// namespace: set inside a container's own, refused without one (they would
+/// change the host's).
+#[test]
+fn user_sysctls_are_set_in_the_containers_user_namespace() {
+    let mut b = Bundle::new(&["cat", "/proc/sys/user/max_user_namespaces", "/proc/sys/user/max_mnt_namespaces"]);
+    map_user_namespace(&mut b);
+    b.config["linux"]["sysctl"] = serde_json::json!({"user.max_user_namespaces": "7", "user.max_mnt_namespaces": "12"});
+    b.write();
+    assert_eq!(b.run_ok("user-sysctl"), "7\n12\n");
+    let host = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
+    assert_ne!(host.trim(), "7", "the host's limit changed");
+
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["sysctl"] = serde_json::json!({"user.max_user_namespaces": "7"});
+    b.write();
+    let id = b.id("user-sysctl-host");
+    let out = b.husk(&["create", &id]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("linux.sysctl.user.max_user_namespaces: needs a private user namespace"), "{stderr}");
+}

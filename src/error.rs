@@ -34,6 +34,8 @@ pub enum Error {
     Seccomp(#[from] crate::security::seccomp::SeccompError),
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
     #[error("{op}: {source}")]
     Sys { op: String, source: Errno },
     #[error("{op} {}: {source}", path.display())]

@@ -116,6 +116,68 @@ impl HostFacts {
     }
 }
 
+/// The host's online CPUs and NUMA memory nodes, which process fields
+/// name (execCPUAffinity, linux.memoryPolicy): a list that names one the
+/// host does not have is refused before anything is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    pub online_cpus: Vec<u32>,
+    pub memory_nodes: Vec<u32>,
+}
+
+impl Topology {
+    /// Reads /sys/devices/system/cpu/online and /sys/devices/system/node/online.
+    /// A kernel without NUMA has no node directory, and one node, 0; an
+    /// unreadable CPU list is empty (nothing known, nothing checked).
+    pub fn read() -> Topology {
+        let list = |path: &str| std::fs::read_to_string(path).ok().and_then(|t| parse_list(t.trim()).ok());
+        Topology {
+            online_cpus: list("/sys/devices/system/cpu/online").unwrap_or_default(),
+            memory_nodes: list("/sys/devices/system/node/online").unwrap_or_else(|| vec![0]),
+        }
+    }
+}
+
+/// Parses the kernel's list format (cpuset(7)): `0-3,7` is 0, 1, 2, 3 and 7.
+/// Returns the numbers sorted, without repeats; an empty text is no number.
+pub fn parse_list(text: &str) -> Result<Vec<u32>, String> {
+    let mut out = Vec::new();
+    if text.is_empty() {
+        return Ok(out);
+    }
+    for part in text.split(',') {
+        let number = |s: &str| s.parse::<u32>().map_err(|_| format!("{text:?} is not a list such as \"0-3,7\""));
+        match part.split_once('-') {
+            Some((low, high)) => {
+                let (low, high) = (number(low)?, number(high)?);
+                if low > high {
+                    return Err(format!("{text:?}: range {part:?} goes downwards"));
+                }
+                out.extend(low..=high);
+            }
+            None => out.push(number(part)?),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// Writes numbers back in the kernel's list format, ranges joined.
+pub fn format_list(numbers: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let start = numbers[i];
+        while i + 1 < numbers.len() && numbers[i + 1] == numbers[i] + 1 {
+            i += 1;
+        }
+        parts.push(if numbers[i] == start { start.to_string() } else { format!("{start}-{}", numbers[i]) });
+        i += 1;
+    }
+    parts.join(",")
+}
+
 /// PID 1's cgroups (/proc/1/cgroup): where the systemd driver's slices are
 /// on v1 hierarchies. Read only for that driver.
 pub fn read_init_cgroups() -> Result<Vec<ProcessCGroup>, HostError> {
@@ -189,6 +251,19 @@ mod tests {
         assert!(v1.contains(&"/sys/fs/cgroup/unified".to_string()));
         assert!(!v1.contains(&"/sys/fs/cgroup".to_string()), "the tmpfs is not a cgroup mount");
         assert_eq!(points(&recorded::v2()), ["/sys/fs/cgroup"]);
+    }
+
+    #[test]
+    fn kernel_lists() {
+        assert_eq!(parse_list("0-3,7"), Ok(vec![0, 1, 2, 3, 7]));
+        assert_eq!(parse_list("7,0-1,1"), Ok(vec![0, 1, 7]));
+        assert_eq!(parse_list(""), Ok(vec![]));
+        assert!(parse_list("3-1").unwrap_err().contains("downwards"));
+        for bad in ["a", "1,", "-1", "1-", "1--2", " 1"] {
+            assert!(parse_list(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(format_list(&[0, 1, 2, 3, 7, 9, 10]), "0-3,7,9-10");
+        assert_eq!(format_list(&[]), "");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::hooks;
 use crate::host::HostFacts;
 use crate::launch::{ChildEnd, ChildSays, Exchange, InitFailure};
 use crate::namespaces::{self, NamespacePlan};
-use crate::process;
+use crate::process::{self, fields::{self, Tuning}};
 use crate::rootfs::{self, RootfsPlan};
 use crate::security::capabilities::CapabilityPlan;
 use crate::security::lsm;
@@ -54,6 +54,10 @@ pub struct InitArgs<'a> {
     /// The host as `create` read it, and the container's cgroup.
     pub host: &'a HostFacts,
     pub cgroup: Option<&'a cgroups::CgroupPaths>,
+    /// Scheduler, I/O priority, personality, memory policy: converted.
+    pub tuning: &'a Tuning,
+    /// The id-mapped mounts the parent made, to attach (rootfs/idmap.rs).
+    pub idmapped: rootfs::IdmappedMounts,
 }
 
 type Failure = InitFailure;
@@ -84,17 +88,30 @@ struct SysctlError {
 /// single-threaded; the lock is never contended.
 mod timeline {
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant;
 
     static MARKS: Mutex<Vec<(&'static str, Instant)>> = Mutex::new(Vec::new());
     static START: Mutex<Option<Instant>> = Mutex::new(None);
+    static STOPPED: AtomicBool = AtomicBool::new(false);
 
     pub fn start() {
         *START.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
     pub fn mark(step: &'static str) {
-        MARKS.lock().unwrap_or_else(|e| e.into_inner()).push((step, Instant::now()));
+        if !STOPPED.load(Ordering::Relaxed) {
+            MARKS.lock().unwrap_or_else(|e| e.into_inner()).push((step, Instant::now()));
+        }
+    }
+
+    /// Marks `step` now and no step after it: the clock is read no more
+    /// once the seccomp filter is in (where the clock has no vDSO,
+    /// clock_gettime is a syscall the filter may deny, and std's Instant
+    /// panics on its failure). Only `Ready` carries the timeline anyway.
+    pub fn stop_at(step: &'static str) {
+        mark(step);
+        STOPPED.store(true, Ordering::Relaxed);
     }
 
     /// (step, microseconds since the init started), one per step.
@@ -152,6 +169,9 @@ pub struct ExecArgs<'a> {
     /// The container's cgroup, which the process joins itself (v1) or was
     /// cloned into (cgroup2).
     pub cgroup_entry: Option<cgroups::Entry>,
+    /// The process's tuning fields, and the container's personality and
+    /// memory policy, converted.
+    pub tuning: &'a Tuning,
 }
 
 /// Entry point of a process started by `exec`: join the container, wait
@@ -164,9 +184,15 @@ pub fn exec_main(mut args: ExecArgs<'_>) -> ! {
         args.namespaces.join_paths(false).step("join the container's namespaces")?;
         args.namespaces.close();
         args.channel.wait_for(Exchange::Placed).step("wait for cgroup placement")?;
+        // execCPUAffinity.initial, set by `husk exec` before the clone,
+        // stays until `final` (the kernel keeps it within the cpuset);
+        // without it, an affinity inherited from husk is undone.
+        if args.tuning.initial_cpus.is_none() {
+            reset_affinity();
+        }
         set_up_terminal(args.process, &mut args.channel, false)?;
-        let (executable, exec) = become_process(args.process, args.seccomp, &mut args.channel)?;
-        exec_process(&executable, exec, args.preserve_fds)
+        let (executable, exec) = become_process(args.process, args.tuning, args.seccomp, &mut args.channel, args.preserve_fds)?;
+        exec_process(&executable, exec)
     })();
     report_and_exit(&args.channel, outcome)
 }
@@ -228,6 +254,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     let plan = &args.namespaces;
 
     args.channel.wait_for(Exchange::Placed).step("wait for cgroup placement")?;
+    reset_affinity();
     if plan.creates(CloneFlags::CLONE_NEWCGROUP) {
         namespaces::create(CloneFlags::CLONE_NEWCGROUP).step("create cgroup namespace")?;
     }
@@ -236,6 +263,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     }
     set_host_names(spec)?;
 
+    let idmapped = std::mem::take(&mut args.idmapped);
     let rootfs_plan = RootfsPlan {
         spec,
         bundle: args.bundle,
@@ -245,6 +273,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
         no_pivot: args.no_pivot,
         host: args.host,
         cgroup: args.cgroup,
+        idmapped: &idmapped,
     };
     rootfs::prepare(&rootfs_plan).step("prepare rootfs")?;
     run_create_hooks(args)?;
@@ -269,7 +298,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
             lsm::set_keyring_label(None).step("set keyring label")?;
         }
     }
-    let (executable, exec) = become_process(process, args.seccomp, &mut args.channel)?;
+    let (executable, exec) = become_process(process, args.tuning, args.seccomp, &mut args.channel, args.preserve_fds)?;
 
     args.channel.tell(&ChildSays::Ready { timeline: timeline::take() }).step("report ready")?;
     args.channel.wait_for(Exchange::Committed).step("wait for the parent to record the container")?;
@@ -277,7 +306,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     let started = run_hook_in_container(args, hooks::Kind::StartContainer, Status::Created);
     // `start` reads the fifo to its end: a failure here is its error; the
     // end of file when execve closes the fifo is its success.
-    let outcome = started.and_then(|()| exec_process(&executable, exec, args.preserve_fds));
+    let outcome = started.and_then(|()| exec_process(&executable, exec));
     if let Err(failure) = &outcome {
         let report = serde_json::to_vec(failure).expect("a failure serialises");
         let _ = nix::unistd::write(&start, &report);
@@ -326,20 +355,40 @@ fn set_up_terminal(process: &Process, channel: &mut ChildEnd, bind_console: bool
     terminal::make_controlling(pty.slave, process.user().uid()).step("make the pty the controlling terminal")
 }
 
+/// A process placed in its cgroup gets every CPU its cpuset allows: on
+/// kernels since 6.2 it would otherwise keep the affinity it inherited
+/// (the engine's, systemd's `CPUAffinity=`), as runc 1.3.1 found. A
+/// failure changes nothing and is not one of the container's: ignored, as
+/// runc only warns.
+fn reset_affinity() {
+    let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &fields::all_cpus());
+}
+
 /// The process's own attributes, shared by the container's init and by
-/// `exec`: rlimits, seccomp, capabilities, user, working directory and
-/// no_new_privs. Returns what execve needs.
-fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: &mut ChildEnd) -> Result<(PathBuf, Exec), Failure> {
+/// `exec`: rlimits, scheduling, seccomp, capabilities, user, working
+/// directory and no_new_privs. Returns what execve needs.
+///
+/// A seccomp profile may deny anything but what the container's program
+/// needs, so only what must follow the filter does: fds, signals, umask,
+/// the tuning fields, the user and the working directory come first.
+fn become_process(
+    process: &Process,
+    tuning: &Tuning,
+    filter: Option<&seccomp::Filter>,
+    channel: &mut ChildEnd,
+    preserve_fds: i32,
+) -> Result<(PathBuf, Exec), Failure> {
     process::set_rlimits(process).step("set rlimits")?;
     let exec = prepare_exec(process)?;
+    tune(tuning)?;
+    // Marked close-on-exec here, before the filter; anything husk opens
+    // later is opened close-on-exec (Rust's std and nix calls with
+    // O_CLOEXEC), so execve still takes nothing of husk's along.
+    sys::cloexec_from(3 + preserve_fds).or_else(|_| sys::cloexec_from_proc(3 + preserve_fds)).step("close inherited fds")?;
+    sys::reset_signals();
+    nix::sys::stat::umask(exec.umask);
 
-    // Without no_new_privs, loading a seccomp filter takes CAP_SYS_ADMIN:
-    // before the capabilities go. With it, as late as a failure still
-    // reaches the parent (runc's two places).
     let no_new_privs = process.no_new_privileges() == Some(true);
-    if !no_new_privs {
-        load_seccomp(filter, channel)?;
-    }
     let capabilities = CapabilityPlan::new(process.capabilities().as_ref());
     capabilities.limit_bounding().step("limit bounding capabilities")?;
     nix::sys::prctl::set_keepcaps(true).step("keep capabilities")?;
@@ -350,7 +399,9 @@ fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: 
     non_dumpable()?;
     nix::sys::prctl::set_keepcaps(false).step("keep capabilities")?;
     process::enter_cwd(process).step("enter working directory")?;
-    capabilities.apply().step("set capabilities")?;
+    if no_new_privs {
+        capabilities.apply().step("set capabilities")?;
+    }
     // The AppArmor profile and SELinux label that the next execve, the
     // container's program, takes on (the parent checked that the host runs
     // that LSM). Set before no_new_privs, as runc does, and before the wait
@@ -363,6 +414,17 @@ fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: 
         .step("find executable")?;
     if no_new_privs {
         load_seccomp(filter, channel)?;
+    } else {
+        // Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: the
+        // whole permitted set is effective until the filter is in, and the
+        // config's sets are applied after it. runc loads it before the
+        // user switch; here the capability calls are the only ones the
+        // filter must allow besides the start handshake.
+        if filter.is_some() {
+            capabilities.raise_effective().step("raise capabilities to load seccomp")?;
+        }
+        load_seccomp(filter, channel)?;
+        capabilities.apply().step("set capabilities")?;
     }
     Ok((executable, exec))
 }
@@ -370,8 +432,35 @@ fn become_process(process: &Process, filter: Option<&seccomp::Filter>, channel: 
 /// Loads the filter; one that notifies has its fd passed to the listener
 /// (by the parent, which can reach the listener's path).
 fn load_seccomp(filter: Option<&seccomp::Filter>, channel: &mut ChildEnd) -> Result<(), Failure> {
+    if filter.is_some() {
+        timeline::stop_at("load seccomp filter");
+    }
     if let Some(notify) = seccomp::install(filter).step("load seccomp filter")? {
         channel.ask(Exchange::SeccompListener, Some(notify.as_fd())).step("pass the seccomp notify fd on")?;
+    }
+    Ok(())
+}
+
+/// process.scheduler, process.ioPriority, linux.memoryPolicy,
+/// execCPUAffinity.final and linux.personality, while the process still
+/// has the capabilities they may need (CAP_SYS_NICE for a real-time
+/// policy, CAP_SYS_ADMIN for the real-time I/O class).
+fn tune(tuning: &Tuning) -> Result<(), Failure> {
+    if let Some(attr) = &tuning.scheduler {
+        sys::tuning::sched_setattr(attr).map_err(|e| fields::SchedulerError::of(attr, e)).step("set scheduler")?;
+    }
+    if let Some(ioprio) = tuning.io_priority {
+        sys::tuning::ioprio_set_self(ioprio).step("set I/O priority")?;
+    }
+    if let Some(policy) = &tuning.memory_policy {
+        sys::tuning::set_mempolicy(policy.mode, &policy.nodemask).step("set memory policy")?;
+    }
+    if let Some(cpus) = &tuning.final_cpus {
+        let set = fields::cpu_set(cpus).step("set final CPU affinity")?;
+        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).step("set final CPU affinity")?;
+    }
+    if let Some(persona) = tuning.personality {
+        sys::tuning::set_personality(persona).step("set personality")?;
     }
     Ok(())
 }
@@ -426,10 +515,8 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<OwnedFd, Failure> {
     Ok(writer)
 }
 
-fn exec_process(executable: &Path, exec: Exec, preserve_fds: i32) -> Result<Infallible, Failure> {
-    sys::cloexec_from(3 + preserve_fds).step("close inherited fds")?;
-    sys::reset_signals();
-    nix::sys::stat::umask(exec.umask);
+/// Nothing but execve: it runs under the container's seccomp filter.
+fn exec_process(executable: &Path, exec: Exec) -> Result<Infallible, Failure> {
     let path = process::cpath(executable).step("exec")?;
     nix::unistd::execve(&path, &exec.args, &exec.env).step("exec")
 }

@@ -12,6 +12,8 @@ mod init;
 mod launch;
 mod logging;
 mod namespaces;
+mod netdev;
+mod netlink;
 mod process;
 mod rootfs;
 mod security;

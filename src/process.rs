@@ -2,6 +2,8 @@
 //! user and groups, rlimits, keyring, working directory,
 //! environment, and the executable that `execve` will run.
 
+pub mod fields;
+
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};

@@ -92,6 +92,12 @@ pub struct Container {
     /// theirs even if the bundle changed or went away since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The container has no pid namespace of its own (it shares husk's or
+    /// joined one by path): a SIGKILL of its init then leaves the other
+    /// processes, so `kill KILL` sends it to all of them (see
+    /// container::signal). A state from before this field had its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared_pid_ns: bool,
 }
 
 impl Container {
@@ -124,6 +130,13 @@ impl Container {
 pub struct ExecDefaults {
     pub process: oci_spec::runtime::Process,
     pub seccomp: Option<Filter>,
+    /// linux.personality and linux.memoryPolicy: exec'd processes take
+    /// them too (the personality as in runc's setns init; the memory
+    /// policy is the container's, the spec says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 /// `--root`: where the containers' directories live.

@@ -19,7 +19,7 @@
 # host's bounding set lacks. Locks are files in the tmp dir, not podman's
 # shared /dev/shm/libpod_lock.
 
-ALL="run-rm detached-exec-stop-rm tty oom create-start logs"
+ALL="run-rm detached-exec-stop-rm tty oom create-start logs read-only tmpfs-copyup"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 engine_init podman "$@"
@@ -152,6 +152,30 @@ scen_logs() {
     # pipes).
     expect logs "podman logs, sorted" "$(sort <<<"$out" | tr '\n' ' ')" "last line-err line-out "
     "$P" rm -f p3 >/dev/null 2>&1
+}
+
+# --read-only: podman mounts tmpfs on /tmp, /var/tmp and /run, each with
+# tmpcopyup. /tmp is writable, takes the image's mode (1777), and / is not.
+scen_read-only() {
+    try "$P" run --rm --read-only "${RUNOPTS[@]}" "$IMAGE" sh -c \
+        'grep -q " /tmp .* - tmpfs " /proc/self/mountinfo && touch /tmp/ok && ! touch /ro 2>/dev/null && stat -c %a /tmp'
+    if [ "$rc" != 0 ]; then
+        fail read-only "podman run --read-only: rc=$rc '$(oneline "$out")'"
+        return
+    fi
+    expect read-only "mode of the tmpfs on /tmp" "$out" 1777
+}
+
+# --tmpfs /home: a tmpfs (with tmpcopyup) over the image's /home, which it
+# copies: /home/user is there, owned by 1000:1000 as in the image.
+scen_tmpfs-copyup() {
+    try "$P" run --rm --tmpfs /home "${RUNOPTS[@]}" "$IMAGE" sh -c \
+        'grep -q " /home .* - tmpfs " /proc/self/mountinfo && touch /home/new && stat -c "%u:%g %a" /home/user'
+    if [ "$rc" != 0 ]; then
+        fail tmpfs-copyup "podman run --tmpfs /home: rc=$rc '$(oneline "$out")'"
+        return
+    fi
+    expect tmpfs-copyup "owner and mode of the copied /home/user" "$out" "1000:1000 755"
 }
 
 # containers/image keeps its blob cache in /var/lib/containers/cache for root

@@ -90,9 +90,33 @@ pub fn hugetlb_file(page_size: &str, version: Version) -> String {
     }
 }
 
-/// `linux.resources.hugepageLimits`, one write a page size.
-pub fn hugetlb_limits(limits: &[LinuxHugepageLimit], version: Version) -> Vec<FileWrite> {
-    limits.iter().map(|l| FileWrite::new(hugetlb_file(l.page_size(), version), l.limit().to_string())).collect()
+/// The hugetlb reservation limit file of a page size (kernel 5.7 and
+/// later): hugetlb.<size>.rsvd.limit_in_bytes, hugetlb.<size>.rsvd.max.
+pub fn hugetlb_rsvd_file(page_size: &str, version: Version) -> String {
+    match version {
+        Version::V1 => format!("hugetlb.{page_size}.rsvd.limit_in_bytes"),
+        Version::V2 => format!("hugetlb.{page_size}.rsvd.max"),
+    }
+}
+
+/// `linux.resources.hugepageLimits`, one write a page size; where the
+/// kernel accounts reservations (`with_rsvd`), the same limit on them too,
+/// as runc writes both: the spec's limit is of reservations where they are
+/// accounted, and a fault limit alone lets mmap succeed and SIGBUS later.
+pub fn hugetlb_limits(limits: &[LinuxHugepageLimit], version: Version, with_rsvd: bool) -> Vec<FileWrite> {
+    let mut writes = Vec::new();
+    for l in limits {
+        writes.push(FileWrite::new(hugetlb_file(l.page_size(), version), l.limit().to_string()));
+        if with_rsvd {
+            writes.push(FileWrite::new(hugetlb_rsvd_file(l.page_size(), version), l.limit().to_string()));
+        }
+    }
+    writes
+}
+
+/// Whether `dir` has the reservation files of these limits.
+pub fn accounts_hugetlb_rsvd(dir: &Path, limits: &[LinuxHugepageLimit], version: Version) -> bool {
+    limits.first().is_some_and(|l| dir.join(hugetlb_rsvd_file(l.page_size(), version)).exists())
 }
 
 /// Writes the raw `linux.resources.unified` keys into a cgroup2 directory
@@ -180,8 +204,13 @@ mod tests {
     fn hugetlb_files_by_version() {
         let limits: Vec<LinuxHugepageLimit> =
             serde_json::from_value(serde_json::json!([{"pageSize": "2MB", "limit": 4194304}, {"pageSize": "1GB", "limit": 0}])).unwrap();
-        assert_eq!(pairs(&hugetlb_limits(&limits, Version::V1)), [("hugetlb.2MB.limit_in_bytes", "4194304"), ("hugetlb.1GB.limit_in_bytes", "0")]);
-        assert_eq!(pairs(&hugetlb_limits(&limits, Version::V2)), [("hugetlb.2MB.max", "4194304"), ("hugetlb.1GB.max", "0")]);
+        assert_eq!(pairs(&hugetlb_limits(&limits, Version::V1, false)), [("hugetlb.2MB.limit_in_bytes", "4194304"), ("hugetlb.1GB.limit_in_bytes", "0")]);
+        assert_eq!(pairs(&hugetlb_limits(&limits, Version::V2, false)), [("hugetlb.2MB.max", "4194304"), ("hugetlb.1GB.max", "0")]);
+        assert_eq!(
+            pairs(&hugetlb_limits(&limits[..1], Version::V2, true)),
+            [("hugetlb.2MB.max", "4194304"), ("hugetlb.2MB.rsvd.max", "4194304")]
+        );
+        assert_eq!(pairs(&hugetlb_limits(&limits[1..], Version::V1, true))[1], ("hugetlb.1GB.rsvd.limit_in_bytes", "0"));
     }
 
     #[test]

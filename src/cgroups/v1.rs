@@ -266,13 +266,17 @@ impl V1 {
     fn apply_hugetlb(&self, r: &LinuxResources) -> Result<()> {
         let Some(limits) = r.hugepage_limits().as_ref().filter(|l| !l.is_empty()) else { return Ok(()) };
         if let Some(dir) = self.dir("hugetlb") {
-            return write_all(dir, &common::hugetlb_limits(limits, Version::V1));
+            let rsvd = common::accounts_hugetlb_rsvd(dir, limits, Version::V1);
+            return write_all(dir, &common::hugetlb_limits(limits, Version::V1, rsvd));
         }
         let unified = self.dirs.get("unified").filter(|dir| {
             limits.iter().all(|l| dir.join(common::hugetlb_file(l.page_size(), Version::V2)).exists())
         });
         match unified {
-            Some(dir) => write_all(dir, &common::hugetlb_limits(limits, Version::V2)),
+            Some(dir) => {
+                let rsvd = common::accounts_hugetlb_rsvd(dir, limits, Version::V2);
+                write_all(dir, &common::hugetlb_limits(limits, Version::V2, rsvd))
+            }
             None => self.need("hugetlb", "linux.resources.hugepageLimits").map(drop),
         }
     }

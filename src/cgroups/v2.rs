@@ -115,7 +115,8 @@ impl Cgroup for V2 {
             write_all(dir, &common::block_io_throttles(io, Version::V2))?;
         }
         if let Some(limits) = r.hugepage_limits() {
-            write_all(dir, &common::hugetlb_limits(limits, Version::V2))?;
+            let rsvd = common::accounts_hugetlb_rsvd(dir, limits, Version::V2);
+            write_all(dir, &common::hugetlb_limits(limits, Version::V2, rsvd))?;
         }
         if let Some(rdma) = r.rdma() {
             write_all(dir, &common::rdma_limits(rdma))?;

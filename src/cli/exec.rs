@@ -66,7 +66,11 @@ impl ExecArgs {
         let process = match &self.process {
             Some(path) => {
                 let text = std::fs::read(path).map_err(Error::io("read", path))?;
-                serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&text))
+                let mut value: serde_json::Value = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&text))
+                    .map_err(|e| UsageError::File(ConfigError::new(path, e.path().to_string(), e.inner().to_string())))?;
+                crate::process::fields::normalize(&mut value, "")
+                    .map_err(|(field, problem)| UsageError::File(ConfigError::new(path, field, problem)))?;
+                serde_path_to_error::deserialize(value)
                     .map_err(|e| UsageError::File(ConfigError::new(path, e.path().to_string(), e.inner().to_string())))?
             }
             None => self.overlay(store)?,

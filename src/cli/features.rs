@@ -21,6 +21,7 @@ pub fn features() -> Value {
         "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
         "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
     ];
+    let (memory_policy_modes, memory_policy_flags) = crate::process::fields::memory_policy_names();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
@@ -47,7 +48,10 @@ pub fn features() -> Value {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "netDevices": {"enabled": true},
+            "memoryPolicy": {"modes": memory_policy_modes, "flags": memory_policy_flags},
+            // Bind mounts and new filesystems (rootfs/idmap.rs).
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.husk.version": env!("CARGO_PKG_VERSION")

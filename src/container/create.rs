@@ -16,9 +16,10 @@ use nix::sys::stat::Mode;
 use super::write_pid_file;
 use crate::activation::{self, NotifySocket};
 use crate::cgroups::{self, Cgroup, CgroupPaths, Scope, SystemdUnit};
+use crate::config_error::ConfigError;
 use crate::error::{Error, Result};
 use crate::hooks;
-use crate::host::{self, HostFacts};
+use crate::host::{self, HostFacts, Topology};
 use crate::init::{self, InitArgs};
 use crate::launch::console::{self, ConsoleTarget};
 use crate::launch::parent::{self, ParentPart};
@@ -26,6 +27,9 @@ use crate::launch::spawn::{self, Children, Spawned};
 use crate::launch::{self, Launching, ParentEnd, Route, Script};
 use crate::logging;
 use crate::namespaces::NamespacePlan;
+use crate::netdev;
+use crate::process::fields::{self, Tuning};
+use crate::rootfs;
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, ExecDefaults, Status, Store};
 use crate::sys::Forked;
@@ -73,7 +77,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     }
     let spec = &loaded.spec;
     // Decided before the id is claimed, so that a refusal leaves nothing.
-    let plan = Plan::new(&loaded, opts)?;
+    let plan = Plan::new(&loaded, &bundle, opts)?;
     phase("spec loaded");
 
     let reservation = store.reserve(&opts.id)?;
@@ -92,11 +96,14 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         cgroup: Some(plan.cgroup.clone()),
         systemd: plan.systemd.clone(),
         hooks: spec.hooks().clone(),
+        shared_pid_ns: !plan.namespaces.creates(CloneFlags::CLONE_NEWPID),
     };
     store.save(&container)?;
     store.save_exec_defaults(&opts.id, &ExecDefaults {
         process: spec.process().clone().expect("validated: process is present"),
         seccomp: loaded.seccomp.clone(),
+        personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
+        memory_policy: spec.linux().as_ref().and_then(|l| l.memory_policy().clone()),
     })?;
     if let Some(notify) = &notify {
         notify.make_dir()?;
@@ -125,10 +132,18 @@ struct Plan {
     /// the unit properties the annotations ask for.
     systemd: Option<SystemdUnit>,
     unit_properties: Vec<crate::systemd::manager::Property>,
+    /// `linux.netDevices`, each host interface looked up.
+    net_devices: Vec<netdev::Move>,
+    /// The scheduler, I/O priority, personality and memory policy the init
+    /// takes, checked against the host's CPUs and nodes.
+    tuning: Tuning,
+    /// The id-mapped mounts, made before anything else: a source that
+    /// cannot be id-mapped is a config error that leaves nothing.
+    idmapped: rootfs::IdmappedMounts,
 }
 
 impl Plan {
-    fn new(loaded: &spec::Loaded, opts: &CreateOptions) -> Result<Plan> {
+    fn new(loaded: &spec::Loaded, bundle: &Path, opts: &CreateOptions) -> Result<Plan> {
         let spec = &loaded.spec;
         let terminal = spec.process().as_ref().is_some_and(|p| p.terminal() == Some(true));
         let namespaces = NamespacePlan::from_spec(spec)?;
@@ -149,7 +164,16 @@ impl Plan {
         } else {
             (cgroups::resolve(&host, cgroups_path.as_deref().map(Path::new), &opts.id)?, None, Vec::new())
         };
-        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties })
+        let net_devices = netdev::plan(spec.linux().as_ref().and_then(|l| l.net_devices().as_ref())).map_err(launch::LaunchError::from)?;
+        let tuning = tuning(loaded)?;
+        // Its config errors name the file, as the loader's do.
+        let idmapped = rootfs::idmap::prepare(spec, bundle).map_err(|e| match e {
+            rootfs::RootfsError::Config { field, message } => {
+                Error::from(spec::SpecError::from(ConfigError::new(&loaded.file, field, message)))
+            }
+            other => Error::from(other),
+        })?;
+        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices, tuning, idmapped })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -167,6 +191,22 @@ impl Plan {
             None => cgroups::open(&self.cgroup),
         }
     }
+}
+
+/// The config's tuning fields, converted, with the CPUs and memory nodes
+/// they name checked against the host's.
+fn tuning(loaded: &spec::Loaded) -> Result<Tuning> {
+    let spec = &loaded.spec;
+    let linux = spec.linux().as_ref();
+    let sources = fields::Sources {
+        process: spec.process().as_ref().expect("validated: process is present"),
+        process_prefix: "process.",
+        personality: linux.and_then(|l| l.personality().as_ref()),
+        memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
+        exec: false,
+    };
+    fields::convert(&sources, Some(&Topology::read()))
+        .map_err(|(field, problem)| spec::SpecError::Field(ConfigError::new(&loaded.file, field, problem)).into())
 }
 
 /// Everything of `create` after the container's state was first recorded:
@@ -205,6 +245,8 @@ fn set_up(
         cgroup_entry,
         host: &plan.host,
         cgroup: Some(&cgroup_paths),
+        tuning: &plan.tuning,
+        idmapped: plan.idmapped,
     };
 
     let mut children = Children::default();
@@ -219,6 +261,7 @@ fn set_up(
         state: &state,
         console: plan.console.as_ref(),
         listener: loaded.seccomp.as_ref().and_then(|f| f.listener()),
+        net_devices: &plan.net_devices,
     };
     let launched = parent::converse(&mut parent_end, &part, first, born_in_cgroup, &mut children)?;
     phase("init ready");

@@ -6,19 +6,22 @@
 
 use std::path::PathBuf;
 
+use nix::sched::CpuSet;
 use oci_spec::runtime::Process;
 
 use super::{LifecycleError, proxy, run, write_pid_file};
 use crate::cgroups;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::host::Topology;
 use crate::init::{self, ExecArgs};
 use crate::launch::console;
 use crate::launch::parent::{self, ParentPart};
 use crate::launch::spawn::{self, Children, Spawned};
 use crate::launch::{self, Route, Script};
 use crate::namespaces::NamespacePlan;
+use crate::process::fields::{self, Tuning};
 use crate::security::lsm;
-use crate::state::{Status, Store};
+use crate::state::{ExecDefaults, Status, Store};
 use crate::sys::Forked;
 
 pub struct ExecOptions {
@@ -53,6 +56,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     // --process-label, -p) need their LSM, as the config's do.
     lsm::check_process(&opts.process, lsm::host())
         .map_err(|(field, problem)| LifecycleError::ExecProcess { field, problem })?;
+    let tuning = tuning(opts, &defaults)?;
     let listener = defaults.seccomp.as_ref().and_then(|f| f.listener());
     let script = Script::new(&Route { terminal: console_target.is_some(), seccomp_listener: listener.is_some(), ..Route::exec() });
     let namespaces = NamespacePlan::of_process(container.pid)?;
@@ -65,7 +69,19 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     // host's cgroup files are still in its view.
     let cgroup = container.cgroup.as_ref().map(cgroups::open);
     let entry = cgroup.as_ref().map(|c| c.entry());
-    let Spawned { forked, born_in_cgroup } = spawn::clone_into(&namespaces, None, entry.as_ref())?;
+    // execCPUAffinity.initial: the CPUs the process runs on until it is in
+    // the container's cgroup, where it is born (cgroup2) or which it joins
+    // first thing (v1): set on husk itself, which the clone inherits it
+    // from, and given back after.
+    let own_affinity = match &tuning.initial_cpus {
+        Some(cpus) => Some(set_initial_affinity(cpus)?),
+        None => None,
+    };
+    let spawned = spawn::clone_into(&namespaces, None, entry.as_ref());
+    if let (Ok(Spawned { forked: Forked::Parent(_), .. }) | Err(_), Some(own)) = (&spawned, &own_affinity) {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), own);
+    }
+    let Spawned { forked, born_in_cgroup } = spawned?;
     let pid = match forked {
         Forked::Child => {
             parent_end.channel().close_in_child();
@@ -76,6 +92,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
                 seccomp: defaults.seccomp.as_ref(),
                 preserve_fds: opts.preserve_fds,
                 cgroup_entry: entry,
+                tuning: &tuning,
             })
         }
         Forked::Parent(pid) => pid,
@@ -94,6 +111,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         state: &state,
         console: console_target.as_ref(),
         listener,
+        net_devices: &[],
     };
     let launched = parent::converse(&mut parent_end, &part, pid, born_in_cgroup, &mut children)?;
     if let Some(pid_file) = &opts.pid_file {
@@ -107,4 +125,39 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         Some(master) => proxy::proxy(pid, master),
         None => run::wait_forwarding(pid),
     }
+}
+
+/// The process's tuning fields (its own, and the container's personality
+/// and memory policy), with its CPU lists checked against the host's.
+fn tuning(opts: &ExecOptions, defaults: &ExecDefaults) -> Result<Tuning> {
+    // As in runc, the config's scheduler, I/O priority and CPU affinity are
+    // those of a process.json that sets none.
+    let mut process = opts.process.clone();
+    if process.scheduler().is_none() {
+        process.set_scheduler(defaults.process.scheduler().clone());
+    }
+    if process.io_priority().is_none() {
+        process.set_io_priority(*defaults.process.io_priority());
+    }
+    if process.exec_cpu_affinity().is_none() {
+        process.set_exec_cpu_affinity(defaults.process.exec_cpu_affinity().clone());
+    }
+    let sources = fields::Sources {
+        process: &process,
+        process_prefix: "",
+        personality: defaults.personality.as_ref(),
+        memory_policy: defaults.memory_policy.as_ref(),
+        exec: true,
+    };
+    fields::convert(&sources, Some(&Topology::read()))
+        .map_err(|(field, problem)| LifecycleError::ExecProcess { field, problem }.into())
+}
+
+/// Sets husk's own affinity to `cpus`; returns the one it had.
+fn set_initial_affinity(cpus: &[u32]) -> Result<CpuSet> {
+    let me = nix::unistd::Pid::from_raw(0);
+    let own = nix::sched::sched_getaffinity(me).map_err(Error::sys("sched_getaffinity"))?;
+    let set = fields::cpu_set(cpus).map_err(Error::sys("execCPUAffinity.initial"))?;
+    nix::sched::sched_setaffinity(me, &set).map_err(Error::sys("sched_setaffinity (execCPUAffinity.initial)"))?;
+    Ok(own)
 }

@@ -168,6 +168,10 @@ pub fn signal(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     if matches!(store.status(&container), Status::Stopped | Status::Creating) {
         return Err(LifecycleError::NotRunning.into());
     }
+    // The kernel kills a whole pid namespace with its init, but a container
+    // without one of its own would lose only its init to a SIGKILL: as in
+    // runc 1.2, it goes to every process of the container.
+    let all = all || (signal == libc::SIGKILL && container.shared_pid_ns);
     if all && let Some(paths) = &container.cgroup {
         return Ok(cgroups::open(paths).signal_all(signal)?);
     }

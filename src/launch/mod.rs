@@ -72,6 +72,8 @@ pub enum LaunchError {
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
+    NetDevice(#[from] crate::netdev::NetDeviceError),
+    #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
     #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),

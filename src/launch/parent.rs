@@ -37,6 +37,8 @@ pub struct ParentPart<'a> {
     pub state: &'a serde_json::Value,
     pub console: Option<&'a ConsoleTarget>,
     pub listener: Option<&'a Listener>,
+    /// Host interfaces to move into the process's network namespace.
+    pub net_devices: &'a [crate::netdev::Move],
 }
 
 /// A process that was launched.
@@ -135,6 +137,9 @@ fn place(part: &ParentPart<'_>, pid: Pid, born_in_cgroup: bool) -> Result<(), La
     if !born_in_cgroup && let Some(cgroup) = part.cgroup {
         cgroup.add_process(pid.as_raw())?;
     }
+    // Once the init's network namespace exists, and before the hooks that
+    // may configure the devices further.
+    crate::netdev::move_all(part.net_devices, pid)?;
     if let Some(score) = part.oom_score_adj {
         let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
         std::fs::write(&path, score.to_string()).map_err(|source| LaunchError::OomScoreAdj { path, source })?;

@@ -4,9 +4,11 @@
 
 mod cgroupfs;
 mod devices;
+pub mod idmap;
 mod mounts;
 pub mod options;
 mod resolve;
+mod tmpfs;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -21,6 +23,7 @@ use crate::cgroups::CgroupPaths;
 use crate::host::HostFacts;
 
 pub use devices::bind_console;
+pub use idmap::IdmappedMounts;
 use mounts::{MountContext, mount_entry, remount};
 use resolve::{fd_path, open_in_root};
 
@@ -61,6 +64,8 @@ pub struct RootfsPlan<'a> {
     pub host: &'a HostFacts,
     /// The container's cgroup, which the init is in by now.
     pub cgroup: Option<&'a CgroupPaths>,
+    /// The id-mapped mounts the parent made (idmap.rs).
+    pub idmapped: &'a IdmappedMounts,
 }
 
 /// Mounts the rootfs and every configured mount inside it, and fills /dev.
@@ -87,6 +92,7 @@ pub fn prepare(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
         host: plan.host,
         cgroup: plan.cgroup,
         mount_label: crate::security::lsm::mount_label(plan.spec),
+        idmapped: plan.idmapped,
     };
     let entries = plan.spec.mounts().as_deref().unwrap_or_default();
     for (index, entry) in entries.iter().enumerate() {

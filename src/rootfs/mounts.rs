@@ -27,6 +27,8 @@ pub struct MountContext<'a> {
     /// linux.mountLabel: the SELinux context of the filesystems mounted
     /// fresh (validated: only set where the host runs SELinux).
     pub mount_label: Option<&'a str>,
+    /// The id-mapped mounts the parent made, attached in place of binds.
+    pub idmapped: &'a super::idmap::IdmappedMounts,
 }
 
 /// The mount(2) flags that may be locked on a mount inherited through a user
@@ -58,15 +60,24 @@ pub fn mount_entry(ctx: &MountContext<'_>, index: usize, entry: &Mount) -> Resul
     let opts = options::parse(entry.options().as_deref().unwrap_or_default());
     let typ = entry.typ().as_deref().unwrap_or("");
     if opts.is_bind() || typ == "bind" {
-        bind_entry(ctx, entry, &opts)
+        bind_entry(ctx, index, entry, &opts)
     } else if typ == "cgroup" || typ == "cgroup2" {
         super::cgroupfs::mount_cgroup(ctx, entry, &opts)
+    } else if typ == "tmpfs" {
+        super::tmpfs::mount_tmpfs(ctx, index, entry, &opts)
+    } else if let Some(tree) = ctx.idmapped.get(index) {
+        // A filesystem the parent made and id-mapped (idmap/fresh.rs).
+        let target = target_dir(ctx, destination)?;
+        sys::mount_api::move_tree(tree, target.as_fd())
+            .map_err(|e| RootfsError::sys(&format!("attach id-mapped {typ} on"), destination, e))?;
+        finish(&reopen_mounted(ctx, destination)?, destination, &opts)
     } else {
         fresh_entry(ctx, entry, typ, &opts)
     }
 }
 
-/// A filesystem mounted fresh: proc, sysfs, tmpfs, devpts, mqueue, and others.
+/// A filesystem mounted fresh: proc, sysfs, devpts, mqueue, and others
+/// (tmpfs has its own, rootfs/tmpfs.rs).
 fn fresh_entry(
     ctx: &MountContext<'_>,
     entry: &Mount,
@@ -106,7 +117,7 @@ fn fresh_entry(
     finish(&mounted, destination, opts)
 }
 
-fn bind_entry(ctx: &MountContext<'_>, entry: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
+fn bind_entry(ctx: &MountContext<'_>, index: usize, entry: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
     let destination = entry.destination();
     let source = entry.source().clone().unwrap_or_default();
     let source = if source.is_absolute() { source } else { ctx.bundle.join(source) };
@@ -119,9 +130,15 @@ fn bind_entry(ctx: &MountContext<'_>, entry: &Mount, opts: &MountOptions) -> Res
     let leaf = if is_dir { Leaf::Directory } else { Leaf::File };
     let target = create_in_root(ctx.root, destination, leaf)
         .map_err(|e| RootfsError::sys("create mount target", destination, e))?;
-    let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-    mount(Some(&fd_path(&source_fd)), &fd_path(&target), None::<&str>, flags, None::<&str>)
-        .map_err(|e| RootfsError::sys(&format!("bind {} on", source.display()), destination, e))?;
+    if let Some(tree) = ctx.idmapped.get(index) {
+        // Cloned from the source and id-mapped by the parent (idmap.rs).
+        sys::mount_api::move_tree(tree, target.as_fd())
+            .map_err(|e| RootfsError::sys(&format!("attach id-mapped {} on", source.display()), destination, e))?;
+    } else {
+        let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+        mount(Some(&fd_path(&source_fd)), &fd_path(&target), None::<&str>, flags, None::<&str>)
+            .map_err(|e| RootfsError::sys(&format!("bind {} on", source.display()), destination, e))?;
+    }
     // The bound mount must be opened anew: `target` still names the inode
     // underneath it.
     let target = reopen_mounted(ctx, destination)?;
@@ -163,7 +180,7 @@ pub fn remount(target: &OwnedFd, destination: &Path, flags: MsFlags) -> Result<(
 }
 
 /// Propagation and recursive attributes, applied after the mount itself.
-fn finish(target: &OwnedFd, destination: &Path, opts: &MountOptions) -> Result<(), RootfsError> {
+pub fn finish(target: &OwnedFd, destination: &Path, opts: &MountOptions) -> Result<(), RootfsError> {
     for flag in &opts.propagation {
         mount(None::<&str>, &fd_path(target), None::<&str>, *flag, None::<&str>)
             .map_err(|e| RootfsError::sys("set propagation of", destination, e))?;

@@ -34,6 +34,8 @@ pub struct MountOptions {
     pub data: String,
     /// `idmap`/`ridmap`: an id-mapped mount was asked for.
     pub idmap: bool,
+    /// `ridmap`: the submounts of an `rbind` are id-mapped too.
+    pub ridmap: bool,
     /// `tmpcopyup`: copy the underlying directory's content into the tmpfs.
     pub tmpcopyup: bool,
 }
@@ -48,6 +50,7 @@ impl Default for MountOptions {
             recursive_clear: 0,
             data: String::new(),
             idmap: false,
+            ridmap: false,
             tmpcopyup: false,
         }
     }
@@ -134,11 +137,16 @@ const RECURSIVE: &[(&str, bool, u64)] = &[
     ("rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW),
 ];
 
+/// The options that are neither flags nor attributes: applied by husk
+/// itself (rootfs/tmpfs.rs, rootfs/idmap.rs).
+const EXTENSIONS: &[&str] = &["idmap", "ridmap", "tmpcopyup"];
+
 /// Every option name husk recognises, for `husk features`.
 pub fn known_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = FLAGS.iter().map(|(n, ..)| *n).collect();
     names.extend(PROPAGATION.iter().map(|(n, _)| *n));
     names.extend(RECURSIVE.iter().map(|(n, ..)| *n));
+    names.extend(EXTENSIONS);
     names
 }
 
@@ -168,6 +176,7 @@ pub fn parse(options: &[String]) -> MountOptions {
             apply_recursive(&mut parsed, *clear, *attr);
         } else if option == "idmap" || option == "ridmap" {
             parsed.idmap = true;
+            parsed.ridmap |= option == "ridmap";
         } else if option == "tmpcopyup" {
             parsed.tmpcopyup = true;
         } else {
@@ -260,7 +269,12 @@ mod tests {
     fn nosymfollow_and_special_options() {
         let o = opts(&["nosymfollow", "idmap", "tmpcopyup"]);
         assert!(o.flags.contains(MS_NOSYMFOLLOW));
-        assert!(o.idmap && o.tmpcopyup);
+        assert!(o.idmap && o.tmpcopyup && !o.ridmap);
         assert_eq!(o.data, "");
+        let o = opts(&["rbind", "ridmap"]);
+        assert!(o.idmap && o.ridmap);
+        for name in EXTENSIONS {
+            assert!(known_names().contains(name));
+        }
     }
 }

@@ -68,6 +68,22 @@ impl CapabilityPlan {
         Ok(())
     }
 
+    /// Makes the effective set the whole permitted one, which keep-caps
+    /// kept across the switch to the container user: loading a seccomp
+    /// filter without no_new_privs takes CAP_SYS_ADMIN, until `apply`.
+    pub fn raise_effective(&self) -> Result<(), CapabilityError> {
+        let permitted = caps::read(None, CapSet::Permitted).map_err(|source| CapabilityError {
+            op: "read",
+            set: "permitted",
+            source,
+        })?;
+        caps::set(None, CapSet::Effective, &permitted).map_err(|source| CapabilityError {
+            op: "raise",
+            set: "effective",
+            source,
+        })
+    }
+
     /// Sets inheritable, effective, permitted and ambient, in the order the
     /// kernel allows: inheritable while effective is still full, and
     /// effective before permitted shrinks under it.

@@ -70,6 +70,10 @@ pub fn parse(bytes: &[u8], file: PathBuf, bundle: &Path) -> Result<Loaded, SpecE
     })?;
     let mut warnings = drop_unknown_capabilities(&mut value);
     drop_pids_without_limit(&mut value);
+    if let Some(process) = value.get_mut("process") {
+        crate::process::fields::normalize(process, "process.")
+            .map_err(|(field, problem)| ConfigError::new(&file, field, problem))?;
+    }
     let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
         let problem = friendly_serde_message(&field, &e.inner().to_string());

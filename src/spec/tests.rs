@@ -205,6 +205,34 @@ fn lsm_labels_need_the_lsm_on_this_host() {
 }
 
 #[test]
+fn tuning_fields_are_checked_with_their_config_path() {
+    let with = |path: &str, value: serde_json::Value| {
+        let mut c = base();
+        let (section, key) = path.split_once('.').unwrap();
+        c[section][key] = value;
+        c
+    };
+    let ok = with("process.scheduler", serde_json::json!({"policy": "SCHED_BATCH", "nice": 19, "flags": ["SCHED_FLAG_RESET_ON_FORK"]}));
+    check(&ok).expect("valid");
+    let c = with("process.scheduler", serde_json::json!({"policy": "SCHED_NOPE"}));
+    assert_eq!(error_of(&c), "config.json: process.scheduler.policy: unknown value \"SCHED_NOPE\"");
+    let c = with("process.scheduler", serde_json::json!({"policy": "SCHED_OTHER", "nice": 40}));
+    assert_eq!(error_of(&c), "config.json: process.scheduler.nice: 40 is out of range (-20 to 19)");
+    let c = with("process.scheduler", serde_json::json!({"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_X"]}));
+    assert_eq!(error_of(&c), "config.json: process.scheduler.flags[0]: unknown scheduler flag \"SCHED_FLAG_X\"");
+    let c = with("process.ioPriority", serde_json::json!({"class": "IOPRIO_CLASS_NONE", "priority": 1}));
+    assert_eq!(error_of(&c), "config.json: process.ioPriority.class: unknown value \"IOPRIO_CLASS_NONE\"");
+    let c = with("process.execCPUAffinity", serde_json::json!({"initial": "0-x"}));
+    assert!(error_of(&c).starts_with("config.json: process.execCPUAffinity.initial: "), "{}", error_of(&c));
+    let c = with("linux.personality", serde_json::json!({"domain": "LINUX64"}));
+    assert_eq!(error_of(&c), "config.json: linux.personality.domain: unknown value \"LINUX64\"");
+    let c = with("linux.personality", serde_json::json!({"domain": "LINUX32", "flags": ["X"]}));
+    assert_eq!(check(&c).expect("valid, with a warning").warnings, ["linux.personality.flags: no personality flag is supported; ignored"]);
+    let c = with("linux.memoryPolicy", serde_json::json!({"mode": "MPOL_BIND"}));
+    assert_eq!(error_of(&c), "config.json: linux.memoryPolicy.nodes: MPOL_BIND needs at least one node");
+}
+
+#[test]
 fn a_pids_limit_of_zero_is_kept_and_a_missing_one_is_no_limit() {
     let mut c = base();
     c["linux"]["resources"] = serde_json::json!({"pids": {"limit": 0}});

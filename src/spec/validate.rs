@@ -6,6 +6,7 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+use crate::process::fields;
 use crate::rootfs::options;
 use crate::security::lsm;
 
@@ -23,11 +24,33 @@ pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Resul
     mounts(spec, warnings)?;
     linux_paths(spec)?;
     sysctl(spec, &namespaces)?;
+    net_devices(spec, &namespaces)?;
     hooks(spec)?;
     // AppArmor and SELinux labels need the host to run that LSM: checked
     // here, in the parent, so `create` fails before anything is made.
     lsm::check(spec, lsm::host())?;
+    tuning(spec, warnings)?;
     unsupported(spec)
+}
+
+/// Scheduler, I/O priority, CPU affinity, personality and memory policy:
+/// their form here; the CPUs and nodes they name against the host's at
+/// `create` (container::create), before anything is made.
+fn tuning(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
+    let linux = spec.linux().as_ref();
+    let personality = linux.and_then(|l| l.personality().as_ref());
+    if personality.and_then(|p| p.flags().as_ref()).is_some_and(|f| !f.is_empty()) {
+        // The spec defines no flag; runc ignores them with a warning.
+        warnings.push("linux.personality.flags: no personality flag is supported; ignored".into());
+    }
+    let sources = fields::Sources {
+        process: spec.process().as_ref().expect("checked above"),
+        process_prefix: "process.",
+        personality,
+        memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
+        exec: false,
+    };
+    fields::convert(&sources, None).map(drop)
 }
 
 fn absolute(field: String, path: &str) -> Result<(), Invalid> {
@@ -170,6 +193,8 @@ fn uts_and_time(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
 }
 
 fn mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
+    // Mappings, and the user namespace an idmap without them takes.
+    crate::rootfs::idmap::requests(spec)?;
     for (i, mount) in spec.mounts().iter().flatten().enumerate() {
         let field = format!("mounts[{i}]");
         let destination = mount.destination().to_string_lossy();
@@ -182,19 +207,11 @@ fn mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), Invalid> {
             ));
         }
         let opts = options::parse(mount.options().as_deref().unwrap_or_default());
-        if opts.idmap || mount.uid_mappings().is_some() || mount.gid_mappings().is_some() {
-            return Err(invalid(
-                format!("{field}.options"),
-                "id-mapped mounts are not supported by this husk build yet",
-            ));
-        }
-        if opts.tmpcopyup {
-            return Err(invalid(
-                format!("{field}.options"),
-                "tmpcopyup is not supported by this husk build yet",
-            ));
-        }
         let typ = mount.typ().as_deref().unwrap_or("");
+        // runc ignores it elsewhere; husk refuses what it would not apply.
+        if opts.tmpcopyup && (typ != "tmpfs" || opts.is_bind()) {
+            return Err(invalid(format!("{field}.options"), "tmpcopyup applies to tmpfs mounts only"));
+        }
         let bind = opts.is_bind() || typ == "bind";
         if bind && mount.source().is_none() {
             return Err(invalid(format!("{field}.source"), "a bind mount needs a source"));
@@ -230,6 +247,13 @@ fn linux_paths(spec: &Spec) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// `linux.netDevices`: names the kernel takes, and a network namespace of
+/// the container's to move them into.
+fn net_devices(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
+    let Some(devices) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) else { return Ok(()) };
+    crate::netdev::validate(devices, ns.has(LinuxNamespaceType::Network)).map_err(|(field, problem)| invalid(field, problem))
+}
+
 /// Only sysctls that belong to a namespace of the container may be set, as in
 /// runc: anything else would change the host.
 fn sysctl(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
@@ -246,6 +270,9 @@ fn sysctl(spec: &Spec, ns: &NamespaceSet) -> Result<(), Invalid> {
             LinuxNamespaceType::Network
         } else if key == "kernel.hostname" || key == "kernel.domainname" {
             LinuxNamespaceType::Uts
+        } else if key.starts_with("user.") {
+            // The ucount limits (user.max_*) are per user namespace (runc 1.5).
+            LinuxNamespaceType::User
         } else {
             return Err(invalid(field, "is not namespaced: setting it would change the host"));
         };
@@ -288,28 +315,8 @@ fn unsupported(spec: &Spec) -> Result<(), Invalid> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    if linux.personality().is_some() {
-        return not_yet("linux.personality");
-    }
     if linux.intel_rdt().is_some() {
         return not_yet("linux.intelRdt");
-    }
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return not_yet("linux.netDevices");
-    }
-    if linux.memory_policy().is_some() {
-        return not_yet("linux.memoryPolicy");
-    }
-    if let Some(process) = spec.process() {
-        if process.scheduler().is_some() {
-            return not_yet("process.scheduler");
-        }
-        if process.io_priority().is_some() {
-            return not_yet("process.ioPriority");
-        }
-        if process.exec_cpu_affinity().is_some() {
-            return not_yet("process.execCPUAffinity");
-        }
     }
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! nix call.
 
 pub mod bpf;
+pub mod tuning;
+pub mod mount_api;
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -99,6 +101,30 @@ pub fn cloexec_from(first: RawFd) -> nix::Result<()> {
         )
     };
     Errno::result(ret).map(drop)
+}
+
+/// Marks every fd from `first` upwards close-on-exec by listing
+/// /proc/self/fd, as runc does: for a kernel, or a seccomp profile, without
+/// close_range(2).
+pub fn cloexec_from_proc(first: RawFd) -> nix::Result<()> {
+    let entries = std::fs::read_dir("/proc/self/fd").map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    for entry in entries.flatten() {
+        let Some(fd) = entry.file_name().to_str().and_then(|name| name.parse::<RawFd>().ok()) else {
+            continue;
+        };
+        if fd < first {
+            continue;
+        }
+        // SAFETY: F_GETFD and F_SETFD only read and change the fd's flags;
+        // an fd that is gone by now (the listing's own) fails with EBADF,
+        // which is skipped.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 {
+            // SAFETY: as above.
+            Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) })?;
+        }
+    }
+    Ok(())
 }
 
 /// Joins a new anonymous session keyring, named like runc's.
