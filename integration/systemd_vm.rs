@@ -10,7 +10,16 @@
 //! - client.sh drives husk's own D-Bus client (src/systemd/, built as the
 //!   static example `systemd-client`) against that systemd: a scope for a
 //!   sleeping process, its properties in `systemctl show` and the cgroup
-//!   files, a property change, the stop, and its errors.
+//!   files, a property change, the stop, and its errors;
+//! - engines.sh runs containerd (ctr, the runc v2 shim's SystemdCgroup
+//!   option), podman (--cgroup-manager systemd) and Docker
+//!   (native.cgroupdriver=systemd) on Debian's runc, then on husk: run with
+//!   an exit code, the memory limit in the scope, exec, stop, kill, delete,
+//!   and no unit or cgroup left. Their busybox image is built here
+//!   (integration/engines/image.py). HUSK_VM_ENGINE_RUNTIMES (default
+//!   `runc husk`) picks the runtimes; HUSK_VM_ENGINE_TRACE=1 prints every
+//!   engine command with its time. HUSK_VM_MODES (default `v2 hybrid`) picks
+//!   the boots.
 //!
 //! Needs mmdebstrap, e2fsprogs, qemu-system-x86 and the Debian mirror (.ci/run
 //! installs them); a cold cache builds the image first (about 2.5 minutes).
@@ -63,6 +72,40 @@ const CLIENT_CHECKS: &[&str] = &[
     "client.refused",
     "client.unreachable",
 ];
+
+/// The engines of engines.sh in each cgroup layout, and the checks of each
+/// with each runtime (`engines.<engine>.<runtime>.<check>`).
+fn engines(_mode: &str) -> &'static [&'static str] {
+    &["containerd", "podman", "docker"]
+}
+const ENGINE_CHECKS: &[&str] =
+    &["run-exit-code", "scope", "memory-property", "memory-file", "exec", "stop", "kill", "delete", "nothing-left"];
+/// Once per boot: the daemons' start and the image's import.
+fn engine_setup_checks(engine: &str) -> &'static [&'static str] {
+    match engine {
+        "containerd" => &["engines.containerd.start", "engines.containerd.image"],
+        "podman" => &["engines.podman.image"],
+        _ => &["engines.docker.start", "engines.docker.image"],
+    }
+}
+
+/// The runtimes the engines drive, in order: Debian's runc first, which
+/// checks the scenarios themselves.
+fn engine_runtimes() -> Vec<String> {
+    let wanted = std::env::var("HUSK_VM_ENGINE_RUNTIMES").unwrap_or_else(|_| "runc husk".into());
+    wanted.split_whitespace().map(str::to_string).collect()
+}
+
+fn engine_checks(mode: &str, runtimes: &[String]) -> Vec<String> {
+    let mut checks: Vec<String> =
+        engines(mode).iter().flat_map(|e| engine_setup_checks(e)).map(|c| c.to_string()).collect();
+    for runtime in runtimes {
+        for engine in engines(mode) {
+            checks.extend(ENGINE_CHECKS.iter().map(|c| format!("engines.{engine}.{runtime}.{c}")));
+        }
+    }
+    checks
+}
 
 /// husk's own driver (husk.sh), the checks both layouts have.
 const HUSK_CHECKS: &[&str] = &[
@@ -176,16 +219,48 @@ fn build_static(repo: &Path, what: &[&str], output: &str) -> PathBuf {
     binary
 }
 
-/// The payload disk's tree: the scenarios, the static husk and the client.
-fn make_payload(repo: &Path, husk: &Path, client: &Path, dir: &Path) {
+/// The engines' busybox image as one tarball that `ctr images import`,
+/// `podman load` and `docker load` all take (as integration/engines/ builds
+/// it): no registry is reachable from the VM.
+fn make_image(repo: &Path, tarball: &Path) {
+    let rootfs = tarball.with_extension("rootfs");
+    let _ = std::fs::remove_dir_all(&rootfs);
+    let status = Command::new("sh").arg(repo.join("oci-bundles/rootfs-busybox.sh")).arg(&rootfs).status();
+    assert!(status.expect("run rootfs-busybox.sh").success(), "building the busybox root failed");
+    let status = Command::new("python3")
+        .arg(repo.join("integration/engines/image.py"))
+        .args([&rootfs, tarball])
+        .arg("docker.io/library/busybox:latest")
+        .status();
+    assert!(status.expect("run image.py").success(), "building the busybox image failed");
+    std::fs::remove_dir_all(&rootfs).unwrap();
+}
+
+/// The payload disk's tree: the scenarios, the static husk and the client,
+/// the engines' image and the runtimes they drive.
+fn make_payload(repo: &Path, husk: &Path, client: &Path, runtimes: &[String], dir: &Path) {
     let source = repo.join("integration/vm/systemd-payload");
     std::fs::create_dir_all(dir.join("scenarios")).unwrap();
     std::fs::create_dir_all(dir.join("bin")).unwrap();
-    for (from, to) in [("run.sh", "run.sh"), ("lib.sh", "lib.sh"), ("host.sh", "scenarios/10-host.sh"), ("client.sh", "scenarios/20-client.sh"), ("husk.sh", "scenarios/30-husk.sh")] {
+    for (from, to) in [
+        ("run.sh", "run.sh"),
+        ("lib.sh", "lib.sh"),
+        ("host.sh", "scenarios/10-host.sh"),
+        ("client.sh", "scenarios/20-client.sh"),
+        ("husk.sh", "scenarios/30-husk.sh"),
+        ("engines.sh", "scenarios/40-engines.sh"),
+    ] {
         std::fs::copy(source.join(from), dir.join(to)).unwrap();
     }
     std::fs::copy(client, dir.join("bin/systemd-client")).unwrap();
     std::fs::copy(husk, dir.join("bin/husk")).unwrap();
+    make_image(repo, &dir.join("busybox-image.tar"));
+    std::fs::write(dir.join("engines-runtimes"), runtimes.join(" ") + "\n").unwrap();
+    let lists: String = ["v2", "hybrid"].iter().map(|mode| format!("{mode} {}\n", engines(mode).join(" "))).collect();
+    std::fs::write(dir.join("engines-list"), lists).unwrap();
+    if std::env::var_os("HUSK_VM_ENGINE_TRACE").is_some() {
+        std::fs::write(dir.join("engines-trace"), "").unwrap();
+    }
 }
 
 #[test]
@@ -197,10 +272,12 @@ fn a_booted_systemd_host_in_both_cgroup_layouts() {
     let work = repo.join("target/systemd-vm");
     let payload = work.join(format!("payload-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&payload);
-    make_payload(&repo, &husk, &client, &payload);
+    let runtimes = engine_runtimes();
+    make_payload(&repo, &husk, &client, &runtimes, &payload);
 
     let mut failures = Vec::new();
-    for mode in ["v2", "hybrid"] {
+    let modes = std::env::var("HUSK_VM_MODES").unwrap_or_else(|_| "v2 hybrid".into());
+    for mode in modes.split_whitespace() {
         let log = work.join(format!("test-{mode}.log"));
         let boot_started = Instant::now();
         let output = Command::new("bash")
@@ -215,8 +292,14 @@ fn a_booted_systemd_host_in_both_cgroup_layouts() {
         // Shown by the harness when the test fails: the image build's and
         // the boot's lines, and the VM's serial console.
         println!("===== {mode} =====\n{text}\nsystemd-boot.sh {mode}: {} after {:.0?}", output.status, boot_started.elapsed());
-        let expected: Vec<String> =
-            HOST_CHECKS.iter().chain(CLIENT_CHECKS).chain(HUSK_CHECKS).chain(mode_checks(mode)).map(|c| c.to_string()).collect();
+        let expected: Vec<String> = HOST_CHECKS
+            .iter()
+            .chain(CLIENT_CHECKS)
+            .chain(HUSK_CHECKS)
+            .chain(mode_checks(mode))
+            .map(|c| c.to_string())
+            .chain(engine_checks(mode, &runtimes))
+            .collect();
         if let Err(problems) = verdict(&text, &expected) {
             failures.push(format!("{mode}:\n{problems}"));
         } else if !output.status.success() {
