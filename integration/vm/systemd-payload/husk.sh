@@ -163,12 +163,12 @@ bundle oom-ev '["sh","-c","while [ ! -e /tmp/go ]; do sleep 0.1; done; head -c 5
     '{"memory": {"limit": 16777216, "swap": 16777216}}' system.slice:husk:oom-ev
 jq '.root.readonly = false' "$T/oom-ev/config.json" >"$T/oom-ev/c" && mv "$T/oom-ev/c" "$T/oom-ev/config.json"
 "$HUSK" --root "$STATE" --systemd-cgroup run -d --bundle "$T/oom-ev" oom-ev </dev/null >"$T/oom-ev.out" 2>&1
-timeout 60 "$HUSK" --root "$STATE" events oom-ev >"$T/events.out" 2>&1 &
+timeout 100 "$HUSK" --root "$STATE" events oom-ev >"$T/events.out" 2>&1 &
 events=$!
 sleep 1
 touch "$T/rootfs/tmp/go"
 oom_seen() { grep -q '"type": *"oom"' "$T/events.out" || ! kill -0 $events 2>/dev/null; }
-wait_until 30 oom_seen
+wait_until 90 oom_seen
 check husk.oom-event "events: $(oneline "$T/events.out")" grep -q '"type": *"oom"' "$T/events.out"
 kill $events 2>/dev/null
 wait $events 2>/dev/null
