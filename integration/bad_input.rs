@@ -669,10 +669,13 @@ fn a_slice_path_without_the_systemd_driver_is_refused() {
 }
 
 /// `linux.intelRdt` where no resctrl file system is mounted (this host: no
-/// RDT in its CPU): the spec's error, before anything is made.
+/// RDT in its CPU): the spec's error, before anything is made. `features`
+/// lists it, since it is whether the runtime supports it, not the host.
 #[test]
 fn intel_rdt_without_resctrl() {
     let mut bundle = Bundle::new(&["true"]);
+    let features: Value = serde_json::from_slice(&bundle.husk(&["features"]).stdout).unwrap();
+    assert_eq!(features["linux"]["intelRdt"], json!({"enabled": true, "schemata": true, "monitoring": true}));
     bundle.config["linux"]["intelRdt"] = json!({"closID": "husk-test", "l3CacheSchema": "L3:0=f"});
     create_fails(&mut bundle, "rdt", &["config.json: linux.intelRdt: no resctrl file system is mounted"]);
     bundle.config["linux"]["intelRdt"] = json!({"memBwSchema": "L3:0=f"});

@@ -721,11 +721,15 @@ sc_differential() {
     fi
     _res='"memory": {"limit": 67108864, "reservation": 33554432}, "cpu": {"shares": 512, "quota": 30000, "period": 100000}, "pids": {"limit": 50}'
     if [ -n "$(blkio_weight_file)" ]; then _res="$_res"', "blockIO": {"weight": 500}'; fi
+    # v1 only: runc 1.1.5 writes them there; on v2 both runtimes have none.
+    if [ $CGMODE = v1 ]; then
+        _res=$(echo "$_res" | sed 's/"reservation": 33554432}/"reservation": 33554432, "swappiness": 10, "disableOOMKiller": true}/')
+    fi
     new_bundle diff-runc "$(jargs sleep 30)" "$_res"
     _rb=$B _rid=$ID _rcg=$CG
     RUNC_IDS="$RUNC_IDS $ID"
     new_bundle diff-husk "$(jargs sleep 30)" "$_res"
-    _keys="memory-limit memory-reservation memory-swap cpu-shares cpu-quota cpu-period pids-limit blkio-weight devices"
+    _keys="memory-limit memory-reservation memory-swap memory-swappiness memory-oom-control cpu-shares cpu-quota cpu-period pids-limit blkio-weight devices"
     if ! timeout 60 runc --root "$RUN/runc-state" run -d --bundle "$_rb" "$_rid" >"$_rb/run.out" 2>"$_rb/run.err" </dev/null; then
         for _k in $_keys; do fail "differential.$_k" "runc run -d failed: $(oneline "$_rb/run.err")"; done
         return
@@ -784,6 +788,8 @@ diff_file() {
             memory-limit) echo memory/memory.limit_in_bytes ;;
             memory-reservation) echo memory/memory.soft_limit_in_bytes ;;
             memory-swap) echo memory/memory.memsw.limit_in_bytes ;;
+            memory-swappiness) echo memory/memory.swappiness ;;
+            memory-oom-control) echo memory/memory.oom_control ;;
             cpu-shares) echo cpu/cpu.shares ;;
             cpu-quota) echo cpu/cpu.cfs_quota_us ;;
             cpu-period) echo cpu/cpu.cfs_period_us ;;

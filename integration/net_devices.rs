@@ -135,3 +135,11 @@ fn bad_values_name_the_field_and_move_nothing() {
     assert!(text(&out.stderr).contains("network namespace of the container's own"), "{}", text(&out.stderr));
     assert!(Veth::exists(&veth.name));
 }
+
+/// `husk features` lists netDevices, which the tests above show working.
+#[test]
+fn features_list_net_devices() {
+    let out = Command::new(env!("CARGO_BIN_EXE_husk")).arg("features").output().unwrap();
+    let features: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(features["linux"]["netDevices"]["enabled"], true, "{features}");
+}
