@@ -189,3 +189,25 @@ fn user_sysctls_are_set_in_the_containers_user_namespace() {
     let stderr = text(&out.stderr);
     assert!(!out.status.success() && stderr.contains("linux.sysctl.user.max_user_namespaces: needs a private user namespace"), "{stderr}");
 }
+
+/// A container that joins another's user namespace by path (a pod's
+/// sandbox, under CRI) becomes that namespace's root before it makes its
+/// mounts: as the host's root, unmapped there, mkdir in its new /dev failed
+/// with EOVERFLOW, and mknod is not allowed in a user namespace at all, so
+/// its devices are bound.
+#[test]
+fn joins_a_user_namespace_by_path() {
+    let mut sandbox = Bundle::new(&["sleep", "100"]);
+    map_user_namespace(&mut sandbox);
+    sandbox.write();
+    let (_, pid) = holder(&mut sandbox, "sandbox");
+
+    let mut b = Bundle::new(&["sh", "-c", "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user; [ -c /dev/null ] && echo null"]);
+    add_namespace(&mut b, json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+    b.write();
+    let out = b.run_ok("userns-joiner");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words[..4], ["0", "0", "200000", "65536"], "{out}");
+    assert_eq!(words[4], std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap().display().to_string());
+    assert_eq!(words[5], "null", "{out}");
+}

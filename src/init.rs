@@ -216,6 +216,12 @@ fn non_dumpable() -> Result<(), Failure> {
 
 fn enter_step_by_step(args: &mut InitArgs<'_>) -> Result<(), Failure> {
     args.namespaces.join_paths(true).step("join namespaces")?;
+    // Joined, a user namespace leaves us the host's root, which it does not
+    // map: files made in its mounts would have no owner (EOVERFLOW). Become
+    // its root, as runc's init does (setuid(0), setgid(0)).
+    if args.namespaces.joins(CloneFlags::CLONE_NEWUSER) {
+        become_namespace_root()?;
+    }
     if args.namespaces.creates(CloneFlags::CLONE_NEWUSER) {
         namespaces::create(CloneFlags::CLONE_NEWUSER).step("create user namespace")?;
         map_user_namespace(args)?;
@@ -241,6 +247,10 @@ fn map_user_namespace(args: &mut InitArgs<'_>) -> Result<(), Failure> {
         return Ok(());
     }
     args.channel.ask(Exchange::IdMaps, None).step("wait for id maps")?;
+    become_namespace_root()
+}
+
+fn become_namespace_root() -> Result<(), Failure> {
     let root_gid = nix::unistd::Gid::from_raw(0);
     let root_uid = nix::unistd::Uid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid).step("become root in the user namespace")?;
@@ -268,7 +278,8 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
         spec,
         bundle: args.bundle,
         rootfs: args.rootfs.clone(),
-        user_ns: plan.creates(CloneFlags::CLONE_NEWUSER),
+        // Created or joined: either way, devices are bound, not made.
+        user_ns: plan.creates(CloneFlags::CLONE_NEWUSER) || plan.joins(CloneFlags::CLONE_NEWUSER),
         cgroup_ns: plan.creates(CloneFlags::CLONE_NEWCGROUP),
         no_pivot: args.no_pivot,
         host: args.host,

@@ -167,7 +167,7 @@ impl NamespacePlan {
         self.new.contains(flag)
     }
 
-    fn joins(&self, flag: CloneFlags) -> bool {
+    pub fn joins(&self, flag: CloneFlags) -> bool {
         self.joins.iter().any(|j| j.flag == flag)
     }
 
