@@ -128,10 +128,15 @@ pub fn update(store: &Store, args: &UpdateArgs) -> Result<()> {
 }
 
 pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
-    let (_, cgroup) = live_cgroup(store, id)?;
-    let pids = cgroup.pids()?;
+    // Whatever the status, as runc: a stopped container lists what is left
+    // in its cgroup (nothing, or what outlived its init).
+    let container = store.load(id)?;
+    let paths = container.cgroup.as_ref().ok_or_else(|| LifecycleError::NoCgroup(id.to_string()))?;
+    let pids = cgroups::open(paths).pids().unwrap_or_default();
     if format == "json" {
-        println!("{}", serde_json::to_string(&pids).expect("pids serialise"));
+        // runc marshals an empty list as Go's nil slice: `null`.
+        let json = if pids.is_empty() { "null".to_string() } else { serde_json::to_string(&pids).expect("pids serialise") };
+        println!("{json}");
         return Ok(());
     }
     let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };

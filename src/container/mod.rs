@@ -165,7 +165,10 @@ fn read_to_end(fifo: &std::os::fd::OwnedFd, path: &Path) -> Result<Vec<u8>> {
 /// Sends a signal to the init, or with `all` to every process of the container.
 pub fn signal(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     let container = store.load(id)?;
-    if matches!(store.status(&container), Status::Stopped | Status::Creating) {
+    // With --all, a stopped container's cgroup may still hold processes (a
+    // pod-shared pid namespace outlives its init): runc signals them, and
+    // containerd's shim relies on it.
+    if !all && matches!(store.status(&container), Status::Stopped | Status::Creating) {
         return Err(LifecycleError::NotRunning.into());
     }
     // The kernel kills a whole pid namespace with its init, but a container

@@ -141,6 +141,17 @@ pub fn enter(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
 pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
     let root = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| RootfsError::sys("open", Path::new("/"), e))?;
+    // A missing process.cwd is made, inside the root, as runc makes it
+    // (Kubernetes' workingDir relies on it): after the mounts, so that it
+    // is made in a volume mounted there, and before anything is read-only.
+    // Only a missing one, and quietly: one that cannot be made (under
+    // /proc/self/fd, say) fails where the process enters it, with the error
+    // that names process.cwd.
+    if let Some(cwd) = spec.process().as_ref().map(|p| p.cwd())
+        && matches!(open_in_root(root.as_fd(), cwd, OFlag::O_PATH), Err(Errno::ENOENT))
+    {
+        let _ = resolve::create_in_root(root.as_fd(), cwd, resolve::Leaf::Directory);
+    }
     if let Some(linux) = spec.linux() {
         for path in linux.readonly_paths().iter().flatten() {
             make_readonly(&root, Path::new(path))?;
