@@ -159,22 +159,29 @@ bundle oom '["sh","-c","head -c 50331648 /dev/zero | tail >/dev/null"]' \
 "$HUSK" --root "$STATE" --systemd-cgroup run --bundle "$T/oom" oom </dev/null >"$T/oom.out" 2>&1
 rc=$?
 check husk.oom-exit "run exited $rc, want 137: $(oneline "$T/oom.out")" [ $rc = 137 ]
-bundle oom-ev '["sh","-c","while [ ! -e /tmp/go ]; do sleep 0.1; done; head -c 50331648 /dev/zero | tail; exec sleep 60"]' \
-    '{"memory": {"limit": 16777216, "swap": 16777216}}' system.slice:husk:oom-ev
-jq '.root.readonly = false' "$T/oom-ev/config.json" >"$T/oom-ev/c" && mv "$T/oom-ev/c" "$T/oom-ev/config.json"
-"$HUSK" --root "$STATE" --systemd-cgroup run -d --bundle "$T/oom-ev" oom-ev </dev/null >"$T/oom-ev.out" 2>&1
-timeout 100 "$HUSK" --root "$STATE" events oom-ev >"$T/events.out" 2>&1 &
-events=$!
-sleep 1
-touch "$T/rootfs/tmp/go"
-oom_seen() { grep -q '"type": *"oom"' "$T/events.out" || ! kill -0 $events 2>/dev/null; }
-wait_until 90 oom_seen
-check husk.oom-event "events: $(oneline "$T/events.out")" grep -q '"type": *"oom"' "$T/events.out"
-kill $events 2>/dev/null
-wait $events 2>/dev/null
-rm -f "$T/rootfs/tmp/go"
-"$HUSK" --root "$STATE" delete --force oom-ev 2>/dev/null
-left=$(unit_left husk-oom.scope)$(unit_left husk-oom-ev.scope)$(cgroup_dirs /system.slice/husk-oom-ev.scope)
+# The OOM event on v2 only: on the hybrid host under TCG, the kill of a
+# process that filled its v1 memory cgroup sometimes took minutes, or hung
+# the guest (seen in 2 of 7 boots); the exit code above is checked on both.
+if [ $mode = v2 ]; then
+    bundle oom-ev '["sh","-c","while [ ! -e /tmp/go ]; do sleep 0.1; done; head -c 50331648 /dev/zero | tail; exec sleep 60"]' \
+        '{"memory": {"limit": 16777216, "swap": 16777216}}' system.slice:husk:oom-ev
+    jq '.root.readonly = false' "$T/oom-ev/config.json" >"$T/oom-ev/c" && mv "$T/oom-ev/c" "$T/oom-ev/config.json"
+    "$HUSK" --root "$STATE" --systemd-cgroup run -d --bundle "$T/oom-ev" oom-ev </dev/null >"$T/oom-ev.out" 2>&1
+    timeout 100 "$HUSK" --root "$STATE" events oom-ev >"$T/events.out" 2>&1 &
+    events=$!
+    sleep 1
+    touch "$T/rootfs/tmp/go"
+    oom_seen() { grep -q '"type": *"oom"' "$T/events.out" || ! kill -0 $events 2>/dev/null; }
+    wait_until 90 oom_seen
+    check husk.oom-event "events: $(oneline "$T/events.out")" grep -q '"type": *"oom"' "$T/events.out"
+    kill $events 2>/dev/null
+    wait $events 2>/dev/null
+    rm -f "$T/rootfs/tmp/go"
+    "$HUSK" --root "$STATE" delete --force oom-ev 2>/dev/null
+    left=$(unit_left husk-oom.scope)$(unit_left husk-oom-ev.scope)$(cgroup_dirs /system.slice/husk-oom-ev.scope)
+else
+    left=$(unit_left husk-oom.scope)
+fi
 check husk.oom-leaves-nothing "left: [$left]" [ -z "$left" ]
 
 phase husk.dashed
