@@ -31,6 +31,8 @@ pub enum Error {
     #[error(transparent)]
     Exe(#[from] crate::security::exe::ExeError),
     #[error(transparent)]
+    Rootless(#[from] crate::rootless::RootlessError),
+    #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),

@@ -76,12 +76,14 @@ pub fn set_rlimits(process: &Process) -> Result<(), ProcessError> {
 
 /// Becomes the configured user. Supplementary groups are set first, while
 /// husk may still do so; a user namespace whose setgroups is denied keeps
-/// none of them.
-pub fn switch_user(process: &Process) -> Result<(), ProcessError> {
+/// the ones it inherited. Rootless, the user's own groups are kept unless
+/// the config names others, as runc keeps them (it sets none rootless).
+pub fn switch_user(process: &Process, rootless_euid: bool) -> Result<(), ProcessError> {
     let user = process.user();
     let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
     let setgroups_denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
-    if !setgroups_denied {
+    let keep_inherited = rootless_euid && groups.is_empty();
+    if !setgroups_denied && !keep_inherited {
         setgroups(&groups).map_err(sys("setgroups"))?;
     }
     let gid = Gid::from_raw(user.gid());

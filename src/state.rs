@@ -244,7 +244,15 @@ impl Store {
         std::fs::rename(&tmp, &path).map_err(io("rename"))
     }
 
-    /// Every container with a readable state, sorted by id.
+    /// Who made the container, as `list` shows it (runc's rule): the name
+    /// of its state directory's owner, or `#uid` for a uid without one.
+    fn owner(&self, id: &str) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(self.dir(id)) else { return String::new() };
+        crate::rootless::user_name(meta.uid()).unwrap_or_else(|| format!("#{}", meta.uid()))
+    }
+
+    /// Every container with a readable state, sorted by id, with its owner.
     pub fn list(&self) -> Vec<Container> {
         let Ok(entries) = std::fs::read_dir(&self.root) else {
             return Vec::new();
@@ -253,6 +261,10 @@ impl Store {
             .flatten()
             .filter_map(|e| e.file_name().into_string().ok())
             .filter_map(|id| self.load(&id).ok())
+            .map(|mut container| {
+                container.owner = self.owner(&container.id);
+                container
+            })
             .collect();
         found.sort_by(|a, b| a.id.cmp(&b.id));
         found

@@ -45,6 +45,16 @@ pub enum CgroupError {
 }
 
 impl CgroupError {
+    /// Whether the cgroup was not husk's to make or write (rootless).
+    pub fn is_permission(&self) -> bool {
+        match self {
+            CgroupError::Io { source, .. } => {
+                matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS))
+            }
+            _ => false,
+        }
+    }
+
     pub fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError {
         let path = path.to_path_buf();
         move |source| CgroupError::Io { op, path, source }
@@ -118,6 +128,24 @@ impl Entry {
 
 /// The cgroup implementation for saved paths: its files. What every verb
 /// but `update` and `delete` needs, whichever driver made the cgroup.
+/// The first limit `resources` asks for, as its config field: what a
+/// container without a cgroup of its own cannot have. Device rules are no
+/// limit here: rootless, runc ignores them too (the devices a container
+/// without privilege can open are those the host lets its user open).
+pub fn first_limit(resources: &LinuxResources) -> Option<&'static str> {
+    let asked = [
+        ("memory", resources.memory().is_some()),
+        ("cpu", resources.cpu().is_some()),
+        ("pids", resources.pids().is_some()),
+        ("blockIO", resources.block_io().is_some()),
+        ("hugepageLimits", resources.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())),
+        ("network", resources.network().is_some()),
+        ("rdma", resources.rdma().as_ref().is_some_and(|r| !r.is_empty())),
+        ("unified", resources.unified().as_ref().is_some_and(|u| !u.is_empty())),
+    ];
+    asked.into_iter().find(|(_, asked)| *asked).map(|(field, _)| field)
+}
+
 pub fn open(paths: &CgroupPaths) -> Box<dyn Cgroup> {
     match paths {
         CgroupPaths::V2(dir) => Box::new(v2::V2 { dir: dir.clone() }),

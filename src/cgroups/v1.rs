@@ -297,7 +297,11 @@ impl Cgroup for V1 {
         for dir in self.dirs.values() {
             super::check_unused(dir)?;
         }
-        self.make_dirs()
+        // A hierarchy that is not ours to write (rootless) fails after
+        // others were made: those go again.
+        self.make_dirs().inspect_err(|_| {
+            let _ = self.destroy();
+        })
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {

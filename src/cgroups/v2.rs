@@ -40,7 +40,9 @@ impl Cgroup for V2 {
         }
         super::check_unused(&self.dir)?;
         super::make_dir(&self.dir)?;
-        self.enable_controllers()
+        self.enable_controllers().inspect_err(|_| {
+            let _ = self.destroy();
+        })
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {

@@ -13,6 +13,7 @@ use crate::config_error::ConfigError;
 use crate::container::{self, create::CreateOptions, run};
 use crate::error::{Error, Result};
 use crate::logging;
+use crate::rootless::{Caller, RootlessFlag};
 use crate::state::Store;
 
 /// A command line husk cannot act on.
@@ -36,9 +37,10 @@ pub enum UsageError {
 #[derive(Parser, Debug)]
 #[command(name = "husk", about = "An OCI container runtime", disable_version_flag = true)]
 pub struct Cli {
-    /// Root directory for container state.
-    #[arg(long, global = true, default_value = "/run/husk")]
-    pub root: PathBuf,
+    /// Root directory for container state (default /run/husk, or
+    /// $XDG_RUNTIME_DIR/husk when husk is not the host's root).
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Log file (default: stderr).
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -179,7 +181,19 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
         return Err(UsageError::NoCommand.into());
     };
-    let store = Store::new(cli.root.clone());
+    let caller = Caller::read();
+    let rootless = caller.rootless(RootlessFlag::parse(cli.rootless.as_deref()));
+    let root = match &cli.root {
+        Some(root) => root.clone(),
+        None => {
+            let root = caller.default_root();
+            if root != std::path::Path::new(crate::rootless::DEFAULT_ROOT) {
+                crate::rootless::prepare_runtime_dir_root(&root)?;
+            }
+            root
+        }
+    };
+    let store = Store::new(root);
     let mut warn = |message: &str| logging::warn(message);
     // The verbs that put husk's binary inside a container run it from a
     // read-only view first (CVE-2019-5736; see security/exe.rs).
@@ -188,12 +202,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     match command {
         Command::Create(args) => {
-            container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup), &mut warn)?;
+            container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup, rootless, &caller), &mut warn)?;
             Ok(0)
         }
         Command::Start { id } => container::start(&store, &id, &mut warn).map(|()| 0),
         Command::Run { create, detach, keep, .. } => {
-            run_container(&store, &create_options(&create, detach, cli.systemd_cgroup), keep, &mut warn)
+            run_container(&store, &create_options(&create, detach, cli.systemd_cgroup, rootless, &caller), keep, &mut warn)
         }
         Command::State { id } => {
             let container = store.load(&id)?;
@@ -226,7 +240,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 /// `systemd_cgroup` is the global `--systemd-cgroup`: engines pass it to
 /// every verb, and only create and run read it; later verbs follow the
 /// driver recorded in the state.
-fn create_options(args: &CreateArgs, detached: bool, systemd_cgroup: bool) -> CreateOptions {
+fn create_options(args: &CreateArgs, detached: bool, systemd_cgroup: bool, rootless: bool, caller: &Caller) -> CreateOptions {
     CreateOptions {
         id: args.id.clone(),
         bundle: args.bundle.clone(),
@@ -239,6 +253,8 @@ fn create_options(args: &CreateArgs, detached: bool, systemd_cgroup: bool) -> Cr
         console_socket: args.console_socket.clone(),
         detached,
         systemd_cgroup,
+        rootless,
+        caller: caller.clone(),
     }
 }
 
@@ -375,7 +391,7 @@ mod tests {
     #[test]
     fn flags_in_both_spellings() {
         let a = Cli::try_parse_from(["husk", "--root", "/x", "--log-format=json", "kill", "c", "9"]).unwrap();
-        assert_eq!(a.root, PathBuf::from("/x"));
+        assert_eq!(a.root, Some(PathBuf::from("/x")));
         assert_eq!(a.log_format, logging::Format::Json);
         assert!(Cli::try_parse_from(["husk", "--bogus", "state", "c"]).is_err());
     }

@@ -130,9 +130,9 @@ pub fn update(store: &Store, args: &UpdateArgs) -> Result<()> {
 pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
     // Whatever the status, as runc: a stopped container lists what is left
     // in its cgroup (nothing, or what outlived its init).
+    // Without a cgroup (rootless), the processes of its pid namespace.
     let container = store.load(id)?;
-    let paths = container.cgroup.as_ref().ok_or_else(|| LifecycleError::NoCgroup(id.to_string()))?;
-    let pids = cgroups::open(paths).pids().unwrap_or_default();
+    let pids = crate::container::container_processes(&container);
     if format == "json" {
         // runc marshals an empty list as Go's nil slice: `null`.
         let json = if pids.is_empty() { "null".to_string() } else { serde_json::to_string(&pids).expect("pids serialise") };

@@ -29,7 +29,9 @@ use crate::logging;
 use crate::namespaces::NamespacePlan;
 use crate::intel_rdt;
 use crate::netdev;
+use crate::id_maps::{self, IdMapPlan};
 use crate::process::fields::{self, Tuning};
+use crate::rootless::Caller;
 use crate::rootfs;
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, ExecDefaults, Status, Store};
@@ -52,6 +54,11 @@ pub struct CreateOptions {
     pub detached: bool,
     /// `--systemd-cgroup`: the cgroup is a systemd scope.
     pub systemd_cgroup: bool,
+    /// `--rootless`, decided: a cgroup husk may not make is skipped when
+    /// the config asks for no limits.
+    pub rootless: bool,
+    /// Who husk runs as: how the id maps are written.
+    pub caller: Caller,
 }
 
 /// A created container, waiting for `start`.
@@ -144,6 +151,9 @@ struct Plan {
     /// The id-mapped mounts, made before anything else: a source that
     /// cannot be id-mapped is a config error that leaves nothing.
     idmapped: rootfs::IdmappedMounts,
+    /// How a new user namespace's maps are written; a mapping the caller
+    /// may not have is a config error before anything is made.
+    id_maps: Option<IdMapPlan>,
 }
 
 impl Plan {
@@ -179,7 +189,21 @@ impl Plan {
             }
             other => Error::from(other),
         })?;
-        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices, tuning, idmapped, intel_rdt })
+        let id_maps = route.creates_user_ns.then(|| id_map_plan(loaded, &opts.caller)).transpose()?;
+        Ok(Plan {
+            namespaces,
+            console,
+            script: Script::new(&route),
+            host,
+            cgroup,
+            systemd,
+            unit_properties,
+            net_devices,
+            tuning,
+            idmapped,
+            intel_rdt,
+            id_maps,
+        })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -197,6 +221,14 @@ impl Plan {
             None => cgroups::open(&self.cgroup),
         }
     }
+}
+
+fn id_map_plan(loaded: &spec::Loaded, caller: &Caller) -> Result<IdMapPlan> {
+    let linux = loaded.spec.linux().as_ref();
+    let uid = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default();
+    let gid = linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default();
+    id_maps::plan(uid, gid, &id_maps::Host::read(caller))
+        .map_err(|e| spec::SpecError::Field(ConfigError::new(&loaded.file, e.field, e.problem)).into())
 }
 
 /// The config's tuning fields, converted, with the CPUs and memory nodes
@@ -228,13 +260,15 @@ fn set_up(
     phase: &dyn Fn(&str),
 ) -> Result<Created> {
     let spec = &loaded.spec;
-    let linux = spec.linux().as_ref();
-    let cgroup_paths = plan.cgroup.clone();
-    let cgroup = CgroupGuard::create(plan.cgroup_driver(&opts.id), linux.and_then(|l| l.resources().as_ref()))?;
+    let cgroup = make_cgroup(&plan, opts, loaded)?;
+    let cgroup_paths = cgroup.as_ref().map(|_| plan.cgroup.clone());
+    if cgroup.is_none() {
+        container.cgroup = None;
+    }
     phase("cgroup ready");
     let fifo = make_exec_fifo(&reservation.dir)?;
     let (mut parent_end, init_end) = launch::pair(&plan.script)?;
-    let cgroup_entry = plan.enters_cgroup_itself().then(|| cgroup.get().entry());
+    let cgroup_entry = cgroup.as_ref().filter(|_| plan.enters_cgroup_itself()).map(|c| c.get().entry());
     let args = InitArgs {
         id: &opts.id,
         spec,
@@ -250,9 +284,10 @@ fn set_up(
         seccomp: loaded.seccomp.as_ref(),
         cgroup_entry,
         host: &plan.host,
-        cgroup: Some(&cgroup_paths),
+        cgroup: cgroup_paths.as_ref(),
         tuning: &plan.tuning,
         idmapped: plan.idmapped,
+        rootless_euid: opts.caller.euid != 0,
     };
 
     let mut children = Children::default();
@@ -260,8 +295,8 @@ fn set_up(
     phase("init cloned");
     let state = container.state_with(Status::Creating, 0);
     let part = ParentPart {
-        id_maps: Some(spec),
-        cgroup: Some(cgroup.get()),
+        id_maps: plan.id_maps.as_ref(),
+        cgroup: cgroup.as_ref().map(|c| c.get()),
         oom_score_adj: spec.process().as_ref().and_then(|p| p.oom_score_adj()),
         hooks: spec.hooks().as_ref(),
         state: &state,
@@ -283,11 +318,42 @@ fn set_up(
     }
     parent::commit(&mut parent_end)?;
     children.release();
-    cgroup.release();
+    if let Some(cgroup) = cgroup {
+        cgroup.release();
+    }
     rdt.release();
     reservation.keep();
     phase("recorded");
     Ok(Created { container, console: launched.console })
+}
+
+/// Makes the container's cgroup. Rootless, a cgroup husk may not make is
+/// skipped, as runc's rootless cgroup manager skips it, when the config
+/// names no cgroup and asks for no limits: the container then stays in
+/// husk's own cgroup. Asked-for limits are an error naming them.
+fn make_cgroup(plan: &Plan, opts: &CreateOptions, loaded: &spec::Loaded) -> Result<Option<CgroupGuard>> {
+    let linux = loaded.spec.linux().as_ref();
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    let error = match CgroupGuard::create(plan.cgroup_driver(&opts.id), resources) {
+        Ok(guard) => return Ok(Some(guard)),
+        Err(error) if error.is_permission() => error,
+        Err(error) => return Err(error.into()),
+    };
+    if !opts.rootless {
+        if opts.caller.euid != 0 {
+            return Err(super::LifecycleError::NotRootCgroup { euid: opts.caller.euid, source: error }.into());
+        }
+        return Err(error.into());
+    }
+    if let Some(field) = resources.and_then(cgroups::first_limit) {
+        let problem = format!("cannot be applied: rootless husk may not make the container's cgroup ({error})");
+        return Err(spec::SpecError::Field(ConfigError::new(&loaded.file, format!("linux.resources.{field}"), problem)).into());
+    }
+    if linux.and_then(|l| l.cgroups_path().as_ref()).is_some() {
+        return Err(error.into());
+    }
+    logging::debug(&format!("create {}: no cgroup of its own ({error})", opts.id));
+    Ok(None)
 }
 
 /// Clones the init, straight into its namespaces (and its cgroup, if it
@@ -363,7 +429,7 @@ struct CgroupGuard {
 }
 
 impl CgroupGuard {
-    fn create(cgroup: Box<dyn Cgroup>, resources: Option<&oci_spec::runtime::LinuxResources>) -> Result<Self> {
+    fn create(cgroup: Box<dyn Cgroup>, resources: Option<&oci_spec::runtime::LinuxResources>) -> cgroups::Result<Self> {
         // Checked and made before the guard exists: a cgroup that is in use
         // by someone else is refused, and never killed or removed by us.
         cgroup.create()?;

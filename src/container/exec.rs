@@ -58,8 +58,17 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         .map_err(|(field, problem)| LifecycleError::ExecProcess { field, problem })?;
     let tuning = tuning(opts, &defaults)?;
     let listener = defaults.seccomp.as_ref().and_then(|f| f.listener());
-    let script = Script::new(&Route { terminal: console_target.is_some(), seccomp_listener: listener.is_some(), ..Route::exec() });
     let namespaces = NamespacePlan::of_process(container.pid)?;
+    // Rootless, the container's pid namespace may be joined only from
+    // inside its user namespace: an intermediate joins that first.
+    let rootless_euid = !nix::unistd::geteuid().is_root();
+    let intermediate = rootless_euid && namespaces.joins(nix::sched::CloneFlags::CLONE_NEWUSER);
+    let script = Script::new(&Route {
+        terminal: console_target.is_some(),
+        seccomp_listener: listener.is_some(),
+        intermediate,
+        ..Route::exec()
+    });
     if !opts.detach {
         run::take_over_signals()?;
     }
@@ -77,7 +86,11 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         Some(cpus) => Some(set_initial_affinity(cpus)?),
         None => None,
     };
-    let spawned = spawn::clone_into(&namespaces, None, entry.as_ref());
+    let spawned = if intermediate {
+        spawn::fork_intermediate().map(|forked| Spawned { forked, born_in_cgroup: false })
+    } else {
+        spawn::clone_into(&namespaces, None, entry.as_ref())
+    };
     if let (Ok(Spawned { forked: Forked::Parent(_), .. }) | Err(_), Some(own)) = (&spawned, &own_affinity) {
         let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), own);
     }
@@ -85,15 +98,19 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let pid = match forked {
         Forked::Child => {
             parent_end.channel().close_in_child();
-            init::exec_main(ExecArgs {
+            let args = ExecArgs {
                 process: &opts.process,
                 namespaces,
                 channel: child_end,
                 seccomp: defaults.seccomp.as_ref(),
                 preserve_fds: opts.preserve_fds,
-                cgroup_entry: entry,
+                // Placed by the parent, when forked by an intermediate
+                // outside the cgroup.
+                cgroup_entry: entry.filter(|_| !intermediate),
                 tuning: &tuning,
-            })
+                rootless_euid,
+            };
+            if intermediate { init::exec_intermediate_main(args) } else { init::exec_main(args) }
         }
         Forked::Parent(pid) => pid,
     };
@@ -114,6 +131,8 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         net_devices: &[],
     };
     let launched = parent::converse(&mut parent_end, &part, pid, born_in_cgroup, &mut children)?;
+    // The process proper, when an intermediate forked it.
+    let pid = launched.pid;
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, pid)?;
     }

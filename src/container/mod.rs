@@ -64,6 +64,8 @@ pub enum LifecycleError {
     Kill { pid: i32, signal: i32, source: Errno },
     #[error("become a subreaper: {0}")]
     Subreaper(Errno),
+    #[error("--rootless false, but husk runs as uid {euid}, not as the host's root: {source}")]
+    NotRootCgroup { euid: u32, source: crate::cgroups::CgroupError },
 }
 
 /// Written beside and renamed, so a reader never sees a partial pid.

@@ -13,7 +13,8 @@
 //! husk execs itself once through a detached read-only bind mount of the
 //! file (open_tree + mount_setattr; no copy, unlike runc's memfd clone).
 //! Everything forked afterwards, the init included, then has an executable
-//! that cannot be opened for writing.
+//! that cannot be opened for writing. Rootless husk, which may not mount in
+//! its own mount namespace, makes the view from a user namespace of its own.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -38,6 +39,10 @@ pub fn ensure_read_only_binary(warn: &mut dyn FnMut(&str)) -> Result<(), ExeErro
     }
     let view = match sys::read_only_view(c"/proc/self/exe") {
         Ok(view) => view,
+        // Rootless: no privilege over our own mount namespace, so the view
+        // is made in a user namespace of its own (cheaper than runc's sealed
+        // memfd copy of the binary; see integration/bench).
+        Err(nix::errno::Errno::EPERM) => sys::read_only_view_of_exe_unprivileged().map_err(ExeError)?,
         Err(nix::errno::Errno::ENOSYS) => {
             warn("this kernel has no open_tree(2): husk's binary stays writable through /proc/PID/exe to containers with CAP_SYS_PTRACE");
             return Ok(());
