@@ -3,8 +3,9 @@ mod common;
 use common::mountinfo::normalise_mounts;
 use common::*;
 
-// Rootless husk: everything here runs as an unprivileged user (made by the
-// test, with subordinate id ranges, if it is missing), from bundles that
+// Rootless husk: everything here runs as an unprivileged user (made by
+// integration/engines/rootless-user.sh, with subordinate id ranges, if it is
+// missing), from bundles that
 // `husk spec --rootless` wrote and the user owns, with the state under the
 // user's own $XDG_RUNTIME_DIR (a directory per test).
 //
@@ -33,38 +34,18 @@ struct TestUser {
     subgid: (u32, u32),
 }
 
-fn first_range(file: &str) -> (u32, u32) {
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() == 3 && f[0] == USER).then(|| (f[1].parse().unwrap(), f[2].parse().unwrap()))
-        })
-        .next()
-        .unwrap_or_else(|| panic!("{USER} has no range in {file}"))
-}
-
-/// Makes the user once (left in place for the next run: removing it while
-/// another test binary may use it would race).
+/// The user, made if missing by integration/engines/rootless-user.sh (which
+/// the rootless podman scenarios use too).
 fn user() -> &'static TestUser {
     static USER_MADE: OnceLock<TestUser> = OnceLock::new();
     USER_MADE.get_or_init(|| {
-        let exists = Command::new("id").arg(USER).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success();
-        if !exists {
-            // Debian's useradd gives a new user 65536 subordinate ids.
-            let out = Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", USER]).output().expect("run useradd");
-            assert!(out.status.success(), "useradd {USER}: {}", text(&out.stderr));
-        }
-        let has_range = |file: &str| std::fs::read_to_string(file).unwrap_or_default().lines().any(|l| l.starts_with(&format!("{USER}:")));
-        if !has_range("/etc/subuid") || !has_range("/etc/subgid") {
-            let out = Command::new("usermod")
-                .args(["--add-subuids", "400000-465535", "--add-subgids", "400000-465535", USER])
-                .output()
-                .expect("run usermod");
-            assert!(out.status.success(), "usermod {USER}: {}", text(&out.stderr));
-        }
-        let id = |flag: &str| text(&Command::new("id").args([flag, USER]).output().unwrap().stdout).trim().parse().unwrap();
-        TestUser { uid: id("-u"), gid: id("-g"), subuid: first_range("/etc/subuid"), subgid: first_range("/etc/subgid") }
+        let out = Command::new(repo().join("integration/engines/rootless-user.sh")).output().expect("run rootless-user.sh");
+        assert!(out.status.success(), "rootless-user.sh: {}", text(&out.stderr));
+        let fields: Vec<String> = text(&out.stdout).split_whitespace().map(String::from).collect();
+        assert_eq!(fields.len(), 7, "rootless-user.sh printed {fields:?}");
+        assert_eq!(fields[0], USER);
+        let n = |i: usize| fields[i].parse().unwrap();
+        TestUser { uid: n(1), gid: n(2), subuid: (n(3), n(4)), subgid: (n(5), n(6)) }
     })
 }
 

@@ -62,6 +62,9 @@ pub struct InitArgs<'a> {
     /// to write the id maps the parent must open our /proc files, which it
     /// may only while we are dumpable; and the user's groups are kept.
     pub rootless_euid: bool,
+    /// husk itself runs in a user namespace (rootless podman runs it as the
+    /// root of its own): no device can be made, only bound.
+    pub husk_in_user_ns: bool,
 }
 
 type Failure = InitFailure;
@@ -321,8 +324,8 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
         spec,
         bundle: args.bundle,
         rootfs: args.rootfs.clone(),
-        // Created or joined: either way, devices are bound, not made.
-        user_ns: plan.creates(CloneFlags::CLONE_NEWUSER) || plan.joins(CloneFlags::CLONE_NEWUSER),
+        // Created, joined, or husk's own: devices are bound, not made.
+        user_ns: plan.creates(CloneFlags::CLONE_NEWUSER) || plan.joins(CloneFlags::CLONE_NEWUSER) || args.husk_in_user_ns,
         cgroup_ns: plan.creates(CloneFlags::CLONE_NEWCGROUP),
         no_pivot: args.no_pivot,
         host: args.host,

@@ -288,6 +288,7 @@ fn set_up(
         tuning: &plan.tuning,
         idmapped: plan.idmapped,
         rootless_euid: opts.caller.euid != 0,
+        husk_in_user_ns: opts.caller.in_user_ns,
     };
 
     let mut children = Children::default();
