@@ -453,3 +453,42 @@ fn a_bind_source_the_user_cannot_read() {
     std::fs::remove_dir_all(&hidden).unwrap();
     assert!(err.contains(&source.display().to_string()) && err.contains("ermission denied"), "{err}");
 }
+
+/// CVE-2019-5736, rootless: a user's own, writable copy of husk runs the
+/// container, and its created init must still not lead to a writable
+/// binary. The strongest attacker there is, the host's root, takes an
+/// O_PATH fd of the created init's /proc/PID/exe and, once the init has
+/// exec'd the container's program (so no process executes husk and
+/// ETXTBSY no longer holds), re-opens it for writing: refused, since the
+/// user's husk re-executed itself from a read-only view of its binary,
+/// made in a user namespace of its own.
+#[test]
+fn cve_2019_5736_rootless_husk_runs_from_a_read_only_view() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let u = user();
+    let mut b = UserBundle::new();
+    b.config["process"]["args"] = json!(["sleep", "60"]);
+    b.write();
+    let copy = b.dir.join("husk-copy");
+    std::fs::copy(HUSK, &copy).unwrap();
+    std::os::unix::fs::chown(&copy, Some(u.uid), Some(u.gid)).unwrap();
+    let copy_str = copy.to_str().unwrap();
+    let id = b.id("husk", "exe");
+    let out = output_via_files(b.user_cmd(copy_str, &["create", &id]), &b.dir);
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let state: Value = serde_json::from_slice(&b.husk(&["state", &id]).stdout).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    let exe = format!("/proc/{pid}/exe");
+    let held = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(&exe).expect("open the init's exe O_PATH");
+    let out = output_via_files(b.user_cmd(copy_str, &["start", &id]), &b.dir);
+    assert!(out.status.success(), "start: {}", text(&out.stderr));
+    wait_until("the init to exec sleep", || std::fs::read_link(&exe).is_ok_and(|e| e.ends_with("busybox")));
+    let reopened = std::fs::OpenOptions::new().append(true).open(format!("/proc/self/fd/{}", held.as_raw_fd()));
+    match reopened {
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EROFS), "re-opening husk's binary: {e}"),
+        Ok(_) => panic!("husk's binary was opened for writing through the created init's /proc/PID/exe"),
+    }
+    let out = b.husk(&["delete", "--force", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+}

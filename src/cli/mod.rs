@@ -198,7 +198,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     // The verbs that put husk's binary inside a container run it from a
     // read-only view first (CVE-2019-5736; see security/exe.rs).
     if matches!(command, Command::Create(_) | Command::Run { .. } | Command::Exec(_)) {
-        crate::security::exe::ensure_read_only_binary(&mut warn)?;
+        crate::security::exe::ensure_read_only_binary(&caller, &mut warn)?;
     }
     match command {
         Command::Create(args) => {
