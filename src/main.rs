@@ -46,7 +46,7 @@ fn main() {
             if logging::has_file() {
                 eprintln!("{message}");
             }
-            std::process::exit(1);
+            std::process::exit(error.exit_code());
         }
     }
 }

@@ -50,6 +50,14 @@ impl CgroupError {
         move |source| CgroupError::Io { op, path, source }
     }
 
+    /// The errno of a failed read or write.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            CgroupError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn config(field: &str, message: impl Into<String>) -> CgroupError {
         CgroupError::Config(crate::config_error::ConfigError::config(field, message.into()))
     }

@@ -197,7 +197,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::State { id } => {
             let container = store.load(&id)?;
-            print_json(&store.oci_state(&container), true);
+            // Without a newline at the end, as runc.
+            let text = serde_json::to_string_pretty(&store.oci_state(&container)).expect("the state serialises");
+            print!("{text}");
             Ok(0)
         }
         Command::Kill { all, id, signal } => {
@@ -218,8 +220,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Resume { id } => container::set_paused(&store, &id, false).map(|()| 0),
         Command::Ps { format, id, ps_args } => resources::ps(&store, &id, &format, &ps_args).map(|()| 0),
         Command::Events { stats, interval, id } => resources::events(&store, &id, stats, interval).map(|()| 0),
-        Command::Update(args) => resources::update(&store, &args).map(|()| 0),
-        Command::Exec(args) => container::exec::exec(&store, &args.options(&store)?),
+        Command::Update(args) => resources::update(&store, &args, &mut warn).map(|()| 0),
+        Command::Exec(args) => {
+            let exec = || container::exec::exec(&store, &args.options(&store)?);
+            exec().map_err(|e| Error::ExecFailed(Box::new(e)))
+        }
     }
 }
 
@@ -269,7 +274,7 @@ fn run_container(store: &Store, opts: &CreateOptions, keep: bool, warn: &mut dyn
     Ok(code)
 }
 
-fn print_json(value: &serde_json::Value, pretty: bool) {
+fn print_json(value: &impl serde::Serialize, pretty: bool) {
     let text = if pretty {
         serde_json::to_string_pretty(value)
     } else {
@@ -287,10 +292,19 @@ fn list(store: &Store, format: &str, quiet: bool) {
         return;
     }
     if format == "json" {
-        // runc prints `null` for no containers; engines parse either.
-        let states: Vec<_> = containers.iter().map(|c| store.oci_state(c)).collect();
-        let value = if states.is_empty() { serde_json::Value::Null } else { serde_json::Value::from(states) };
-        print_json(&value, false);
+        // runc prints `null` for no containers; engines parse either. The
+        // owner is the state directory's, by name, as runc's list has it.
+        let owners: Vec<String> = containers.iter().map(|c| store.owner_name(&c.id)).collect();
+        let states: Vec<_> = containers
+            .iter()
+            .zip(&owners)
+            .map(|(c, owner)| crate::state::OciState { owner, ..store.oci_state(c) })
+            .collect();
+        if states.is_empty() {
+            println!("null");
+        } else {
+            print_json(&states, false);
+        }
         return;
     }
     let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
@@ -298,11 +312,11 @@ fn list(store: &Store, format: &str, quiet: bool) {
         let state = store.oci_state(c);
         rows.push([
             c.id.clone(),
-            state["pid"].to_string(),
-            state["status"].as_str().unwrap_or_default().to_string(),
+            state.pid.to_string(),
+            state.status.to_string(),
             c.bundle.display().to_string(),
             c.created.clone(),
-            c.owner.clone(),
+            store.owner_name(&c.id),
         ]);
     }
     let _ = std::io::stdout().write_all(format_table(&rows).as_bytes());
