@@ -39,7 +39,10 @@ fn main() {
     let cli = cli::Cli::parse();
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug);
     match cli::dispatch(cli) {
-        Ok(code) => std::process::exit(code),
+        Ok(code) => {
+            logging::debug_with(|| format!("exit status {code}"));
+            std::process::exit(code)
+        }
         Err(error) => {
             let message = error.to_string();
             logging::error(&message);

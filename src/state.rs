@@ -223,6 +223,7 @@ impl Store {
     pub fn load(&self, id: &str) -> Result<Container, StateError> {
         validate_id(id)?;
         let path = self.dir(id).join(STATE_FILE);
+        crate::logging::debug_with(|| format!("loading the state of {id} from {}", path.display()));
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StateError::NotExist(id.to_string())),
@@ -290,6 +291,12 @@ impl Store {
 
     /// The container's status, derived from the living process and the fifo.
     pub fn status(&self, container: &Container) -> Status {
+        let status = self.status_now(container);
+        crate::logging::debug_with(|| format!("{} is {} (init pid {})", container.id, status.as_str(), container.pid));
+        status
+    }
+
+    fn status_now(&self, container: &Container) -> Status {
         if container.pid == 0 {
             Status::Creating
         } else if !process_alive(container.pid, container.pid_start) {

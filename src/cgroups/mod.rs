@@ -211,6 +211,7 @@ pub fn resolve(host: &HostFacts, cgroups_path: Option<&Path>, id: &str) -> Resul
 /// Writes one cgroup file, naming it in the error.
 fn write(dir: &Path, file: &str, value: impl AsRef<[u8]>) -> Result<()> {
     let path = dir.join(file);
+    crate::logging::debug_with(|| format!("cgroup: writing {:?} to {}", String::from_utf8_lossy(value.as_ref()), path.display()));
     std::fs::write(&path, value.as_ref()).map_err(CgroupError::io("write", &path))
 }
 

@@ -186,6 +186,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if matches!(command, Command::Create(_) | Command::Run { .. } | Command::Exec(_)) {
         crate::security::exe::ensure_read_only_binary(&mut warn)?;
     }
+    // After that check, which may run husk again from the read-only view.
+    logging::debug_with(|| format!("husk {}: {command:?} (root {})", env!("CARGO_PKG_VERSION"), cli.root.display()));
     match command {
         Command::Create(args) => {
             container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup), &mut warn)?;
@@ -213,6 +215,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Spec { bundle, rootless } => write_spec(&bundle, rootless).map(|()| 0),
         Command::Features => {
+            logging::debug("features: printing what this husk supports");
             print_json(&features::features(), true);
             Ok(0)
         }
@@ -346,6 +349,7 @@ fn format_table(rows: &[[String; 6]]) -> String {
 
 fn write_spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {
     let path = bundle.join(crate::spec::CONFIG_FILE);
+    logging::debug_with(|| format!("spec: writing a default config (rootless: {rootless}) to {}", path.display()));
     if path.exists() {
         return Err(UsageError::SpecExists(path).into());
     }

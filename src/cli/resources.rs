@@ -174,6 +174,7 @@ pub fn update(store: &Store, args: &UpdateArgs, warn: &mut dyn FnMut(&str)) -> R
     let value = args.to_json(warn)?;
     // Named after the file given, or the flags that made the resources.
     let source = args.resources.clone().unwrap_or_else(|| "update flags".into());
+    crate::logging::debug_with(|| format!("update {}: resources {value}", args.id));
     let resources: LinuxResources = serde_path_to_error::deserialize(value)
         .map_err(|e| UsageError::File(ConfigError::new(source, e.path().to_string(), e.inner().to_string())))?;
     Ok(cgroup.apply(&resources)?)
@@ -185,6 +186,7 @@ pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<(
     let container = store.load(id)?;
     let paths = container.cgroup.as_ref().ok_or_else(|| LifecycleError::NoCgroup(id.to_string()))?;
     let pids = cgroups::open(paths).pids().unwrap_or_default();
+    crate::logging::debug_with(|| format!("ps {id}: processes of its cgroup: {pids:?}"));
     if format == "json" {
         // runc marshals an empty list as Go's nil slice: `null`.
         let json = if pids.is_empty() { "null".to_string() } else { serde_json::to_string(&pids).expect("pids serialise") };
