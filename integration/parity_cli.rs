@@ -129,6 +129,10 @@ fn exec_set_up_errors_exit_255_and_the_process_code_is_kept() {
         assert!(c.run(&["resume"]).status.success());
         let out = c.exec(&["--pid-file", "/nonexistent-dir/pid"], &["true"]);
         assert!(text(&out.stderr).contains("exec failed"), "{}: {}", rt.name, text(&out.stderr));
+        let out = c.exec(&["-p", "noargs.json"], &[]);
+        assert!(text(&out.stderr).contains("exec failed: args must not be empty"), "{}: {}", rt.name, text(&out.stderr));
+        let out = c.exec(&[], &[]);
+        assert!(text(&out.stderr).contains("exec failed: process args cannot be empty"), "{}: {}", rt.name, text(&out.stderr));
         codes.push(these);
     }
     // runc decides what is expected.
@@ -282,6 +286,10 @@ fn update_realtime_swap_and_kernel_memory_flags() {
             let warned = text(&out.stderr).contains("ignored and will be removed");
             facts.push(format!("{flag}: {} warned {warned}", out.status.success()));
         }
+        std::fs::write(b.dir.join("kernel.json"), r#"{"memory": {"kernel": 10485760}}"#).unwrap();
+        let out = c.run(&["update", "-r", "kernel.json"]);
+        let warned = text(&out.stderr).contains("ignored and will be removed");
+        facts.push(format!("-r with memory.kernel: {} warned {warned}", out.status.success()));
         seen.push(facts);
     }
     assert!(seen[0][0].starts_with("rt: true 100000 10000"), "runc: {:?}", seen[0]);

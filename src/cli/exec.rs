@@ -82,7 +82,8 @@ impl ExecArgs {
             None => self.overlay(store)?,
         };
         if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-            return Err(UsageError::NoExecCommand.into());
+            let error = if self.process.is_some() { UsageError::NoProcessArgs } else { UsageError::NoExecCommand };
+            return Err(error.into());
         }
         Ok(ExecOptions {
             id: self.id.clone(),

@@ -20,8 +20,11 @@ use crate::state::Store;
 pub enum UsageError {
     #[error("no command given; see husk --help")]
     NoCommand,
-    #[error("exec: no command given")]
+    /// runc's words, without -p and with it.
+    #[error("process args cannot be empty")]
     NoExecCommand,
+    #[error("args must not be empty")]
+    NoProcessArgs,
     #[error("File {} exists. Remove it first", .0.display())]
     SpecExists(PathBuf),
     #[error("--{flag} {value:?}: {problem}")]

@@ -131,7 +131,9 @@ impl UpdateArgs {
                 warn(&format!("Setting --{flag} is ignored and will be removed"));
             }
         }
-        update_rules(&mut resources);
+        if update_rules(&mut resources) {
+            warn("Kernel memory settings are ignored and will be removed");
+        }
         Ok(resources)
     }
 }
@@ -140,11 +142,12 @@ impl UpdateArgs {
 /// kernel memory (obsolete) and no device rules (`update` cannot know all of
 /// a container's devices, so runc leaves the cgroup's rules alone); and a
 /// memory limit of -1 without a swap limit lifts both, or v1 would refuse
-/// an unlimited memory under a limited memory+swap.
-fn update_rules(resources: &mut Value) {
+/// an unlimited memory under a limited memory+swap. True if kernel memory
+/// was asked for (runc warns).
+fn update_rules(resources: &mut Value) -> bool {
+    let mut kernel = false;
     if let Some(memory) = resources.get_mut("memory").and_then(Value::as_object_mut) {
-        memory.remove("kernel");
-        memory.remove("kernelTCP");
+        kernel = memory.remove("kernel").is_some() | memory.remove("kernelTCP").is_some();
         if memory.get("limit").and_then(Value::as_i64) == Some(-1) && memory.get("swap").is_none_or(Value::is_null) {
             memory.insert("swap".into(), (-1).into());
         }
@@ -152,6 +155,7 @@ fn update_rules(resources: &mut Value) {
     if let Some(object) = resources.as_object_mut() {
         object.remove("devices");
     }
+    kernel
 }
 
 /// The cgroup of a container that is alive.
@@ -273,10 +277,10 @@ mod tests {
     #[test]
     fn unlimited_memory_lifts_swap_unless_given() {
         let mut r = json!({"memory": {"limit": -1}, "devices": [{"allow": true}]});
-        update_rules(&mut r);
+        assert!(!update_rules(&mut r));
         assert_eq!(r, json!({"memory": {"limit": -1, "swap": -1}}));
         let mut r = json!({"memory": {"limit": -1, "swap": 1000, "kernel": 5}});
-        update_rules(&mut r);
+        assert!(update_rules(&mut r));
         assert_eq!(r, json!({"memory": {"limit": -1, "swap": 1000}}));
         let mut r = json!({"memory": {"limit": 1000}});
         update_rules(&mut r);
