@@ -173,6 +173,29 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The verb's name and the container it is about, for the debug log.
+    fn summary(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Command::Create(args) => ("create", Some(&args.id)),
+            Command::Start { id } => ("start", Some(id)),
+            Command::Run { create, .. } => ("run", Some(&create.id)),
+            Command::State { id } => ("state", Some(id)),
+            Command::Kill { id, .. } => ("kill", Some(id)),
+            Command::Delete { id, .. } => ("delete", Some(id)),
+            Command::List { .. } => ("list", None),
+            Command::Pause { id } => ("pause", Some(id)),
+            Command::Resume { id } => ("resume", Some(id)),
+            Command::Ps { id, .. } => ("ps", Some(id)),
+            Command::Events { id, .. } => ("events", Some(id)),
+            Command::Exec(args) => ("exec", Some(&args.id)),
+            Command::Update(args) => ("update", Some(&args.id)),
+            Command::Features => ("features", None),
+            Command::Spec { .. } => ("spec", None),
+        }
+    }
+}
+
 /// Runs the parsed command; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     if cli.version {
@@ -190,7 +213,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         crate::security::exe::ensure_read_only_binary(&mut warn)?;
     }
     // After that check, which may run husk again from the read-only view.
-    logging::debug_with(|| format!("husk {}: {command:?} (root {})", env!("CARGO_PKG_VERSION"), cli.root.display()));
+    // The verb and the container only: a command's flags may carry secrets
+    // (exec's --env).
+    logging::debug_with(|| {
+        let (verb, id) = command.summary();
+        format!("husk {} {verb} {} (root {})", env!("CARGO_PKG_VERSION"), id.unwrap_or_default(), cli.root.display())
+    });
     match command {
         Command::Create(args) => {
             container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup), &mut warn)?;
