@@ -529,7 +529,7 @@ counter_passed() {
 sc_update() {
     new_bundle update "$(jargs sleep 60)" '"memory": {"limit": 67108864}, "pids": {"limit": 100}'
     if ! run_detached; then
-        fail_all "$WHY" update.memory-flag update.resources-stdin update.cpu-flags
+        fail_all "$WHY" update.memory-flag update.resources-stdin update.cpu-flags update.unlimited
         return
     fi
     if [ $CGMODE = v2 ]; then _f=$(cgdir memory "$CG")/memory.max; else _f=$(cgdir memory "$CG")/memory.limit_in_bytes; fi
@@ -557,6 +557,24 @@ sc_update() {
         _v="$(val "$_d/cpu.cfs_quota_us") $(val "$_d/cpu.cfs_period_us")" _want="20000 100000"
     fi
     check update.cpu-flags "update --cpu-quota 20000 --cpu-period 100000 exited $_rc ($(oneline "$B/update.out")); quota and period are '$_v', want '$_want'" \
+        eval '[ "$_rc" = 0 ] && [ "$_v" = "$_want" ]'
+
+    # -1 lifts the quota and the memory limit, and with no --memory-swap the
+    # swap limit too (runc's update; v1 refuses unlimited memory under a
+    # limited memory+swap). The period stays.
+    H update --cpu-quota -1 --memory -1 "$ID" >"$B/update.out" 2>&1
+    _rc=$?
+    _m=$(cgdir memory "$CG")
+    if [ $CGMODE = v2 ]; then
+        _v="$(val "$_d/cpu.max") $(val "$_m/memory.max")" _want="max 100000 max"
+        if [ -e "$_m/memory.swap.max" ]; then _v="$_v $(val "$_m/memory.swap.max")" _want="$_want max"; fi
+    else
+        _v="$(val "$_d/cpu.cfs_quota_us") $(val "$_m/memory.limit_in_bytes")" _want="-1 9223372036854771712"
+        if [ -e "$_m/memory.memsw.limit_in_bytes" ]; then
+            _v="$_v $(val "$_m/memory.memsw.limit_in_bytes")" _want="$_want 9223372036854771712"
+        fi
+    fi
+    check update.unlimited "update --cpu-quota -1 --memory -1 exited $_rc ($(oneline "$B/update.out")); got '$_v', want '$_want'" \
         eval '[ "$_rc" = 0 ] && [ "$_v" = "$_want" ]'
 }
 

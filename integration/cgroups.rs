@@ -103,7 +103,7 @@ fn pause() {
 
 #[test]
 fn update() {
-    run_scenario("update", &["memory-flag", "resources-stdin", "cpu-flags"]);
+    run_scenario("update", &["memory-flag", "resources-stdin", "cpu-flags", "unlimited"]);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxIdMapping;
 
 use crate::config_error::ConfigError;
-use crate::rootless::{Caller, user_name};
+use crate::rootless::Caller;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdMapError {
@@ -132,8 +132,8 @@ pub struct Host<'a> {
 
 impl Host<'_> {
     pub fn read(caller: &Caller) -> Host<'_> {
-        let name = user_name(caller.euid);
         let read = |file| std::fs::read_to_string(file).unwrap_or_default();
+        let name = crate::state::user_name(&read("/etc/passwd"), caller.euid);
         Host {
             caller,
             subuids: SubIds::parse(&read(Kind::Uid.subid_file()), name.as_deref(), caller.euid),

@@ -108,22 +108,6 @@ pub fn prepare_runtime_dir_root(root: &Path) -> Result<(), RootlessError> {
     std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o1700)).map_err(fail("chmod"))
 }
 
-/// A user's name, from /etc/passwd: as /etc/subuid may name it, and as
-/// `list` shows a container's owner.
-pub fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    name_in_passwd(&passwd, uid)
-}
-
-fn name_in_passwd(passwd: &str, uid: u32) -> Option<String> {
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        let id: u32 = fields.nth(1)?.parse().ok()?;
-        (id == uid).then(|| name.to_string())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,13 +142,6 @@ mod tests {
         // A root in a user namespace is a user's, unless $USER says root.
         assert_eq!(caller(0, true, Some("/run/user/1000"), Some("alice")).default_root(), Path::new("/run/user/1000/husk"));
         assert_eq!(caller(0, true, Some("/run/user/0"), Some("root")).default_root(), Path::new("/run/husk"));
-    }
-
-    #[test]
-    fn names_from_passwd() {
-        let passwd = "root:x:0:0::/root:/bin/sh\nhuskrl:x:1001:1001::/home/huskrl:/bin/bash\n";
-        assert_eq!(name_in_passwd(passwd, 1001).as_deref(), Some("huskrl"));
-        assert_eq!(name_in_passwd(passwd, 7), None);
     }
 
     #[test]

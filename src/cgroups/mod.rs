@@ -60,6 +60,14 @@ impl CgroupError {
         move |source| CgroupError::Io { op, path, source }
     }
 
+    /// The errno of a failed read or write.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            CgroupError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn config(field: &str, message: impl Into<String>) -> CgroupError {
         CgroupError::Config(crate::config_error::ConfigError::config(field, message.into()))
     }
@@ -231,6 +239,7 @@ pub fn resolve(host: &HostFacts, cgroups_path: Option<&Path>, id: &str) -> Resul
 /// Writes one cgroup file, naming it in the error.
 fn write(dir: &Path, file: &str, value: impl AsRef<[u8]>) -> Result<()> {
     let path = dir.join(file);
+    crate::logging::debug_with(|| format!("cgroup: writing {:?} to {}", String::from_utf8_lossy(value.as_ref()), path.display()));
     std::fs::write(&path, value.as_ref()).map_err(CgroupError::io("write", &path))
 }
 

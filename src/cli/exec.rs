@@ -63,11 +63,17 @@ pub struct ExecArgs {
 
 impl ExecArgs {
     pub fn options(&self, store: &Store) -> Result<ExecOptions> {
+        // That it exists first: the answer engines match.
+        store.load(&self.id)?;
         let process = match &self.process {
             Some(path) => {
                 let text = std::fs::read(path).map_err(Error::io("read", path))?;
                 let mut value: serde_json::Value = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&text))
                     .map_err(|e| UsageError::File(ConfigError::new(path, e.path().to_string(), e.inner().to_string())))?;
+                // No `user` is root, as in runc (whose Go struct zero-fills it).
+                if let Some(object) = value.as_object_mut() {
+                    object.entry("user").or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+                }
                 crate::process::fields::normalize(&mut value, "")
                     .map_err(|(field, problem)| UsageError::File(ConfigError::new(path, field, problem)))?;
                 serde_path_to_error::deserialize(value)
@@ -76,7 +82,8 @@ impl ExecArgs {
             None => self.overlay(store)?,
         };
         if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-            return Err(UsageError::NoExecCommand.into());
+            let error = if self.process.is_some() { UsageError::NoProcessArgs } else { UsageError::NoExecCommand };
+            return Err(error.into());
         }
         Ok(ExecOptions {
             id: self.id.clone(),

@@ -49,6 +49,8 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         Status::Paused if !opts.ignore_paused => return Err(LifecycleError::ExecPaused.into()),
         _ => {}
     }
+    let debug = |step: &str| crate::logging::debug_with(|| format!("exec {}: {step}", opts.id));
+    debug(&format!("running {:?} in the container of init pid {}", opts.process.args().as_deref().unwrap_or_default(), container.pid));
     let terminal = opts.process.terminal() == Some(true);
     let console_target = console::target(terminal, opts.detach, opts.console_socket.as_deref()).map_err(launch::LaunchError::from)?;
     let defaults = store.load_exec_defaults(&opts.id)?;
@@ -69,6 +71,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         intermediate,
         ..Route::exec()
     });
+    debug("joining the init's namespaces and cgroup");
     if !opts.detach {
         run::take_over_signals()?;
     }
@@ -116,6 +119,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     };
     drop(child_end);
     drop(namespaces);
+    debug(&format!("spawned pid {pid} (born in the cgroup: {born_in_cgroup})"));
     let mut children = Children::default();
     children.push(pid);
 
@@ -133,17 +137,22 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let launched = parent::converse(&mut parent_end, &part, pid, born_in_cgroup, &mut children)?;
     // The process proper, when an intermediate forked it.
     let pid = launched.pid;
+    debug(&format!("pid {pid} set up and executing"));
     if let Some(pid_file) = &opts.pid_file {
+        debug(&format!("writing pid file {}", pid_file.display()));
         write_pid_file(pid_file, pid)?;
     }
     children.release();
     if opts.detach {
         return Ok(0);
     }
-    match launched.console {
+    debug(&format!("waiting for pid {pid}{}", if launched.console.is_some() { " and proxying its terminal" } else { "" }));
+    let code = match launched.console {
         Some(master) => proxy::proxy(pid, master),
         None => run::wait_forwarding(pid),
-    }
+    }?;
+    debug(&format!("pid {pid} exited: status {code}"));
+    Ok(code)
 }
 
 /// The process's tuning fields (its own, and the container's personality

@@ -114,6 +114,7 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
             Err(source) => return Err(LifecycleError::ExecFifo { op: "poll", path: fifo_path, source }.into()),
         }
     }
+    crate::logging::debug_with(|| format!("start {id}: the init (pid {}) opened the exec fifo", container.pid));
     let report = read_to_end(&fifo, &fifo_path)?;
     nix::unistd::unlink(&fifo_path).map_err(|source| LifecycleError::ExecFifo { op: "remove", path: fifo_path.clone(), source })?;
     match report.split_first() {
@@ -127,6 +128,7 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
     }
     // The program runs: poststart hooks, in our namespaces. If one fails,
     // the container is stopped (the spec's lifecycle, step 9).
+    crate::logging::debug_with(|| format!("start {id}: the container's process runs; poststart hooks"));
     let state = container.state_with(Status::Running, container.pid);
     if let Err(e) = hooks::run(container.hooks.as_ref(), hooks::Kind::Poststart, &state) {
         let _ = kill_and_wait(&container);
@@ -177,6 +179,7 @@ pub fn signal(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     // without one of its own would lose only its init to a SIGKILL: as in
     // runc 1.2, it goes to every process of the container.
     let all = all || (signal == libc::SIGKILL && container.shared_pid_ns);
+    crate::logging::debug_with(|| format!("kill {id}: signal {signal} to {}", if all { "every process of its cgroup" } else { "its init" }));
     if all && let Some(paths) = &container.cgroup {
         return Ok(cgroups::open(paths).signal_all(signal)?);
     }
@@ -263,6 +266,7 @@ pub fn set_paused(store: &Store, id: &str, paused: bool) -> Result<()> {
         return Err(LifecycleError::CannotPauseResume { verb, status }.into());
     }
     let paths = container.cgroup.as_ref().ok_or_else(|| LifecycleError::NoCgroup(id.to_string()))?;
+    crate::logging::debug_with(|| format!("{id}: {} its cgroup", if paused { "freezing" } else { "thawing" }));
     Ok(cgroups::open(paths).set_frozen(paused)?)
 }
 
