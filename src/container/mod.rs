@@ -118,6 +118,10 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
         Some((b'0', [])) => {}
         // The init's failure, as it would have told `create`.
         Some((b'0', failure)) => match serde_json::from_slice::<InitFailure>(failure) {
+            // runc's order: its init has said "go" before it runs the
+            // startContainer hooks, so `start` succeeds, poststart runs,
+            // and the container is simply stopped. husk says why.
+            Ok(failure) if failure.step == hooks::Kind::StartContainer.name() => warn(&failure.message),
             Ok(failure) => return Err(crate::launch::LaunchError::Init(failure).into()),
             Err(_) => return Err(LifecycleError::InitExitedBeforeStart.into()),
         },
@@ -126,7 +130,7 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
     // The program runs: poststart hooks, in our namespaces. If one fails,
     // the container is stopped (the spec's lifecycle, step 9).
     let state = container.state_with(Status::Running, container.pid);
-    if let Err(e) = hooks::run(container.hooks.as_ref(), hooks::Kind::Poststart, &state) {
+    if let Err(e) = hooks::run(container.hooks.as_ref(), hooks::Kind::Poststart, &state, hooks::Inherited::default()) {
         let _ = kill_and_wait(&container);
         return Err(e.into());
     }
