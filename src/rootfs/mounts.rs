@@ -85,6 +85,9 @@ fn fresh_entry(
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
     let destination = entry.destination();
+    if typ == "proc" || typ == "sysfs" {
+        refuse_unless_directory(ctx, destination, typ)?;
+    }
     let target = target_dir(ctx, destination)?;
     let source = entry.source().clone().unwrap_or_else(|| PathBuf::from(typ));
     let flags = opts.flags - MsFlags::MS_REMOUNT;
@@ -115,6 +118,26 @@ fn fresh_entry(
         })?;
     }
     finish(&mounted, destination, opts)
+}
+
+/// proc and sysfs go on an ordinary directory or where there is nothing
+/// yet: a symlink there is refused, not followed, in runc's words. Mounts
+/// through a symlink swapped in at /proc were the way of CVE-2019-19921.
+fn refuse_unless_directory(ctx: &MountContext<'_>, destination: &Path, typ: &str) -> Result<(), RootfsError> {
+    let found = super::resolve::open_in_root(ctx.root, destination, OFlag::O_PATH | OFlag::O_NOFOLLOW);
+    let fd = match found {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(RootfsError::sys("open mount target", destination, e)),
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| RootfsError::sys("stat mount target", destination, e))?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return Ok(());
+    }
+    Err(RootfsError::Host {
+        what: format!("mount {typ} on {}", destination.display()),
+        message: format!("filesystem {typ:?} must be mounted on ordinary directory"),
+    })
 }
 
 fn bind_entry(ctx: &MountContext<'_>, index: usize, entry: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
