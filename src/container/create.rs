@@ -78,8 +78,18 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     }
     let spec = &loaded.spec;
     // Decided before the id is claimed, so that a refusal leaves nothing.
-    let plan = Plan::new(&loaded, &bundle, opts)?;
+    let mut plan = Plan::new(&loaded, &bundle, opts)?;
     phase("spec loaded");
+    // A cgroup that already has processes is shared, as runc 1.1 allows
+    // with this warning (a systemd unit is always new: Scope refuses one
+    // in use).
+    if plan.systemd.is_none() {
+        let found = cgroups::processes_in(&plan.cgroup);
+        if found > 0 {
+            warn(&format!("container's cgroup is not empty: {found} process(es) found"));
+            plan.shared_cgroup = true;
+        }
+    }
 
     let reservation = store.reserve(&opts.id)?;
     // Recorded before anything is made, so that `delete` can undo a create
@@ -130,6 +140,8 @@ struct Plan {
     /// Read once, for the cgroup's path and the init's mounts.
     host: HostFacts,
     cgroup: CgroupPaths,
+    /// The cgroup had processes in it already (create warned).
+    shared_cgroup: bool,
     /// The unit that will hold the cgroup, with the systemd driver, and
     /// the unit properties the annotations ask for.
     systemd: Option<SystemdUnit>,
@@ -179,7 +191,20 @@ impl Plan {
             }
             other => Error::from(other),
         })?;
-        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices, tuning, idmapped, intel_rdt })
+        Ok(Plan {
+            namespaces,
+            console,
+            script: Script::new(&route),
+            host,
+            cgroup,
+            shared_cgroup: false,
+            systemd,
+            unit_properties,
+            net_devices,
+            tuning,
+            idmapped,
+            intel_rdt,
+        })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -230,7 +255,7 @@ fn set_up(
     let spec = &loaded.spec;
     let linux = spec.linux().as_ref();
     let cgroup_paths = plan.cgroup.clone();
-    let cgroup = CgroupGuard::create(plan.cgroup_driver(&opts.id), linux.and_then(|l| l.resources().as_ref()))?;
+    let cgroup = CgroupGuard::create(plan.cgroup_driver(&opts.id), linux.and_then(|l| l.resources().as_ref()), plan.shared_cgroup)?;
     phase("cgroup ready");
     let fifo = make_exec_fifo(&reservation.dir)?;
     let (mut parent_end, init_end) = launch::pair(&plan.script)?;
@@ -360,14 +385,19 @@ impl Drop for RdtGuard {
 /// `Children`, it is dropped after it).
 struct CgroupGuard {
     cgroup: Option<Box<dyn Cgroup>>,
+    /// The cgroup had someone else's processes in it: never killed or
+    /// removed by us.
+    shared: bool,
 }
 
 impl CgroupGuard {
-    fn create(cgroup: Box<dyn Cgroup>, resources: Option<&oci_spec::runtime::LinuxResources>) -> Result<Self> {
-        // Checked and made before the guard exists: a cgroup that is in use
-        // by someone else is refused, and never killed or removed by us.
+    /// A `shared` cgroup had processes of someone else's in it: a failed
+    /// create leaves it, and them, alone.
+    fn create(cgroup: Box<dyn Cgroup>, resources: Option<&oci_spec::runtime::LinuxResources>, shared: bool) -> Result<Self> {
+        // Made before the guard exists: a cgroup refused (frozen, a systemd
+        // unit in use) is never killed or removed by us.
         cgroup.create()?;
-        let guard = CgroupGuard { cgroup: Some(cgroup) };
+        let guard = CgroupGuard { cgroup: Some(cgroup), shared };
         let cgroup = guard.get();
         if let Some(resources) = resources {
             cgroup.apply(resources)?;
@@ -386,7 +416,9 @@ impl CgroupGuard {
 
 impl Drop for CgroupGuard {
     fn drop(&mut self) {
-        if let Some(cgroup) = self.cgroup.take() {
+        if let Some(cgroup) = self.cgroup.take()
+            && !self.shared
+        {
             let _ = cgroup.signal_all(libc::SIGKILL);
             let _ = cgroup.destroy();
         }
