@@ -80,9 +80,10 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     // Decided before the id is claimed, so that a refusal leaves nothing.
     let mut plan = Plan::new(&loaded, &bundle, opts)?;
     phase("spec loaded");
-    // A cgroup that already has processes is shared, as runc 1.1 allows
-    // with this warning (a systemd unit is always new: Scope refuses one
-    // in use).
+    let reservation = store.reserve(&opts.id)?;
+    // Once the id is ours (a duplicate id is refused first): a cgroup
+    // that already has processes is shared, as runc 1.1 allows with this
+    // warning (a systemd unit is always new: Scope refuses one in use).
     if plan.systemd.is_none() {
         let found = cgroups::processes_in(&plan.cgroup);
         if found > 0 {
@@ -91,7 +92,6 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         }
     }
 
-    let reservation = store.reserve(&opts.id)?;
     // Recorded before anything is made, so that `delete` can undo a create
     // that was killed half-way, cgroup included. What later verbs need of
     // the config is kept too: they must not depend on the bundle.
@@ -111,6 +111,12 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         shared_pid_ns: !plan.namespaces.creates(CloneFlags::CLONE_NEWPID),
     };
     store.save(&container)?;
+    if plan.shared_cgroup {
+        // Before anything is made: a `delete` of a create killed half-way
+        // must leave the cgroup too.
+        let marker = store.dir(&opts.id).join(super::SHARED_CGROUP);
+        std::fs::write(&marker, b"").map_err(Error::io("mark the cgroup shared", &marker))?;
+    }
     store.save_exec_defaults(&opts.id, &ExecDefaults {
         process: spec.process().clone().expect("validated: process is present"),
         seccomp: loaded.seccomp.clone(),
