@@ -11,6 +11,7 @@ pub mod devices;
 pub mod devices_bpf;
 mod scope;
 pub mod stats;
+pub mod sub;
 mod unit_properties;
 mod v1;
 mod v2;
@@ -42,6 +43,8 @@ pub enum CgroupError {
     Devices(#[from] devices_bpf::DeviceFilterError),
     #[error(transparent)]
     Systemd(#[from] crate::systemd::SystemdError),
+    #[error(transparent)]
+    Sub(#[from] sub::SubCgroupError),
 }
 
 impl CgroupError {
