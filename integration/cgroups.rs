@@ -177,6 +177,11 @@ fn cleanup() {
 }
 
 #[test]
+fn nested() {
+    run_scenario("nested", &["shared-warns", "sub-holds", "delete-force"]);
+}
+
+#[test]
 fn differential() {
     // memory-swap, blkio-weight and devices are compared where the host has
     // the files (skipped otherwise); swappiness and the OOM killer switch on
