@@ -205,10 +205,9 @@ pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
     // A tmpfs /dev asked read-only was mounted writable, to be filled.
     for entry in spec.mounts().iter().flatten() {
         let opts = options::parse(entry.options().as_deref().unwrap_or_default());
-        if entry.typ().as_deref() == Some("tmpfs") && tmpfs::is_dev(entry.destination()) && opts.flags.contains(MsFlags::MS_RDONLY) {
-            if let Some(dev) = open_existing(&root, Path::new("/dev"))? {
-                remount(&dev, Path::new("/dev"), opts.flags - MsFlags::MS_REC - MsFlags::MS_REMOUNT)?;
-            }
+        let dev_ro = entry.typ().as_deref() == Some("tmpfs") && tmpfs::is_dev(entry.destination()) && opts.flags.contains(MsFlags::MS_RDONLY);
+        if dev_ro && let Some(dev) = open_existing(&root, Path::new("/dev"))? {
+            remount(&dev, Path::new("/dev"), opts.flags - MsFlags::MS_REC - MsFlags::MS_REMOUNT)?;
         }
     }
     if spec.root().as_ref().is_some_and(|r| r.readonly() == Some(true)) {
