@@ -25,7 +25,7 @@
 # shellcheck disable=SC2016 # single quotes on purpose: for the container or eval
 set -u
 
-ALL="basic memory pids cpu devices pause update ps events affinity limits stats cleanup differential"
+ALL="basic memory pids cpu devices pause update ps events affinity limits stats cleanup nested differential"
 
 if [ $# -lt 3 ]; then
     echo "usage: $0 HUSK ROOTFS WORKDIR [SCENARIO...]   (scenarios: $ALL)" >&2
@@ -728,6 +728,41 @@ sc_cleanup() {
 # dead PID: no such process, or a zombie (its reaper is not ours).
 dead() {
     [ ! -e "/proc/$1" ] || [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)" = Z ]
+}
+
+# A second container in a cgroup that has processes already: a warning and
+# it runs, as in runc 1.1. Cgroups made inside the container's, one with a
+# process of the container in it: delete --force removes them, depth first,
+# then the container's (runc's RemovePath); finish checks nothing is left.
+sc_nested() {
+    new_bundle nested "$(jargs sleep 100)" ""
+    if ! run_detached; then
+        fail_all "$WHY" nested.shared-warns nested.sub-holds nested.delete-force
+        return
+    fi
+    _first=$ID _init=$(init_pid "$ID")
+    ID=scen-nested2-$$
+    SCEN_IDS="$SCEN_IDS $ID" ALL_IDS="$ALL_IDS $ID"
+    H run -d --bundle "$B" "$ID" >"$B/second.out" 2>"$B/second.err" </dev/null
+    _rc=$?
+    check nested.shared-warns "second run -d exited $_rc: $(oneline "$B/second.err")" \
+        eval '[ "$_rc" = 0 ] && grep -q "cgroup is not empty: 1 process(es) found" "$B/second.err"'
+    H delete --force "$ID" >/dev/null 2>&1
+    ID=$_first
+    H exec -d "$ID" sleep 101 >"$B/exec.out" 2>&1
+    _procs=$(cgdir pids "$CG")/cgroup.procs
+    _pid=""
+    wait_for 5 eval '_pid=$(grep -vx "$_init" "$_procs" 2>/dev/null | head -n 1); [ -n "$_pid" ]'
+    _moved=""
+    for _h in $(hierarchies); do
+        [ -d "$_h$CG" ] || continue
+        mkdir -p "$_h$CG/sub/inner"
+        echo "$_pid" >"$_h$CG/sub/inner/cgroup.procs" 2>/dev/null && _moved="$_moved $_h"
+    done
+    check nested.sub-holds "the exec'd sleep '$_pid' went into no sub-cgroup: $(oneline "$B/exec.out")" [ -n "$_moved" ]
+    H delete --force "$ID" >"$B/delete.out" 2>&1
+    _rc=$?
+    check nested.delete-force "delete --force exited $_rc: $(oneline "$B/delete.out")" [ "$_rc" = 0 ]
 }
 
 # Differential: the same resources under runc and husk give the same cgroup

@@ -40,6 +40,7 @@ const SCENARIOS: &[(&str, &[&str])] = &[
     // Debian's runc is copied into the VM (build-and-boot.sh's oracle).
     ("stats", &["runc-printed", "husk-printed"]),
     ("cleanup", &["created", "delete-force", "process-gone"]),
+    ("nested", &["shared-warns", "sub-holds", "delete-force"]),
 ];
 
 #[test]

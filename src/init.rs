@@ -360,7 +360,10 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     args.channel.tell(&ChildSays::Ready { timeline: timeline::take() }).step("report ready")?;
     args.channel.wait_for(Exchange::Committed).step("wait for the parent to record the container")?;
     let start = wait_for_start(&args.fifo)?;
-    let started = run_hook_in_container(args, hooks::Kind::StartContainer, Status::Created);
+    // Without `env`, a startContainer hook has the process's environment,
+    // as runc's init has taken it on by then.
+    let inherited = hooks::Inherited { env: Some(&exec.env_strings), cwd: None };
+    let started = run_hook_in_container(args, hooks::Kind::StartContainer, Status::Created, inherited);
     // `start` reads the fifo to its end: a failure here is its error; the
     // end of file when execve closes the fifo is its success.
     let outcome = started.and_then(|()| exec_process(&executable, exec));
@@ -377,11 +380,15 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
 /// the host: the root is not pivoted yet).
 fn run_create_hooks(args: &mut InitArgs<'_>) -> Result<(), Failure> {
     args.channel.ask(Exchange::CreateHooks, None).step("wait for createRuntime hooks")?;
-    run_hook_in_container(args, hooks::Kind::CreateContainer, Status::Creating)
+    // As runc's init runs them: in the rootfs, and without `env` with the
+    // process's environment as configured (HOME is added later).
+    let process = args.spec.process().as_ref().expect("validated: process is present");
+    let inherited = hooks::Inherited { env: Some(process.env().as_deref().unwrap_or_default()), cwd: Some(&args.rootfs) };
+    run_hook_in_container(args, hooks::Kind::CreateContainer, Status::Creating, inherited)
 }
 
 /// Runs hooks of `kind` from the init, with the pid as the container sees it.
-fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status) -> Result<(), Failure> {
+fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status, inherited: hooks::Inherited<'_>) -> Result<(), Failure> {
     let hooks = args.spec.hooks().as_ref();
     if !hooks::any(hooks, &[kind]) {
         return Ok(());
@@ -389,7 +396,7 @@ fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status)
     let mut state = args.state.clone();
     state["status"] = status.as_str().into();
     state["pid"] = std::process::id().into();
-    hooks::run(hooks, kind, &state).step(kind.name())
+    hooks::run(hooks, kind, &state, inherited).step(kind.name())
 }
 
 /// With process.terminal, a pty of the container's devpts becomes the
@@ -450,13 +457,19 @@ fn become_process(
     let capabilities = CapabilityPlan::new(process.capabilities().as_ref());
     capabilities.limit_bounding().step("limit bounding capabilities")?;
     nix::sys::prctl::set_keepcaps(true).step("keep capabilities")?;
+    // runc's order: the working directory is entered first as root, who
+    // may traverse what the user may not, and again after the switch only
+    // if root was refused.
+    let entered = process::enter_cwd_as_root(process).step("enter working directory")?;
     process::switch_user(process, rootless_euid).step("switch user")?;
     // Again: a change of uid or gid resets the dumpable flag to
     // fs.suid_dumpable, which a host may set to 1. Done at once, while the
     // full permitted set (kept above) still keeps container processes out.
     non_dumpable()?;
     nix::sys::prctl::set_keepcaps(false).step("keep capabilities")?;
-    process::enter_cwd(process).step("enter working directory")?;
+    if !entered {
+        process::enter_cwd(process).step("enter working directory")?;
+    }
     if no_new_privs {
         capabilities.apply().step("set capabilities")?;
     }

@@ -156,14 +156,29 @@ fn check_executable(path: &Path, arg0: &str) -> Result<(), ProcessError> {
 /// reached through a leaked host fd (`/proc/self/fd/N`) would give the
 /// process a handle on the host's tree (CVE-2024-21626).
 pub fn enter_cwd(process: &Process) -> Result<(), ProcessError> {
+    enter_cwd_as(process, false).map(drop)
+}
+
+/// `enter_cwd` before the switch to process.user, as runc enters it first:
+/// root may traverse what the user may not. Ok(false) if that was refused
+/// for want of permission (EACCES, EPERM): the process tries again as its
+/// user, who may reach what root may not (a volume root_squashed, say).
+pub fn enter_cwd_as_root(process: &Process) -> Result<bool, ProcessError> {
+    enter_cwd_as(process, true)
+}
+
+fn enter_cwd_as(process: &Process, permission_may_fail: bool) -> Result<bool, ProcessError> {
     let cwd = process.cwd();
     let err = |reason: String| ProcessError::Cwd {
         cwd: cwd.display().to_string(),
         reason,
     };
-    nix::unistd::chdir(cwd).map_err(|e| err(e.to_string()))?;
+    match nix::unistd::chdir(cwd) {
+        Err(Errno::EACCES | Errno::EPERM) if permission_may_fail => return Ok(false),
+        other => other.map_err(|e| err(e.to_string()))?,
+    }
     match nix::unistd::getcwd() {
-        Ok(path) if path.is_absolute() => Ok(()),
+        Ok(path) if path.is_absolute() => Ok(true),
         _ => Err(err("resolves outside the container's root".into())),
     }
 }

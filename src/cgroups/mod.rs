@@ -11,6 +11,7 @@ pub mod devices;
 pub mod devices_bpf;
 mod scope;
 pub mod stats;
+pub mod sub;
 mod unit_properties;
 mod v1;
 mod v2;
@@ -42,6 +43,8 @@ pub enum CgroupError {
     Devices(#[from] devices_bpf::DeviceFilterError),
     #[error(transparent)]
     Systemd(#[from] crate::systemd::SystemdError),
+    #[error(transparent)]
+    Sub(#[from] sub::SubCgroupError),
 }
 
 impl CgroupError {
@@ -263,16 +266,46 @@ fn keyed(dir: &Path, file: &str) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// The pids listed in a cgroup.procs file.
+/// The pids in a cgroup and in every cgroup below it (runc's GetAllPids):
+/// a container may have made cgroups of its own inside its cgroup.
 fn procs(dir: &Path) -> Result<Vec<i32>> {
     let path = dir.join("cgroup.procs");
     let text = std::fs::read_to_string(&path).map_err(CgroupError::io("read", &path))?;
-    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    let mut pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    for sub in sub_cgroups(dir) {
+        // One removed meanwhile has no processes left to list.
+        match procs(&sub) {
+            Ok(more) => pids.extend(more),
+            Err(CgroupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(pids)
 }
 
-/// Removes a cgroup directory, waiting briefly for exiting processes to
-/// leave it (rmdir fails with EBUSY until they have).
+/// The cgroups directly below `dir` (none if it cannot be read).
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect()
+}
+
+/// How many processes are in the cgroup `paths` names already (runc warns
+/// of them; the cgroup is then shared, see CgroupGuard in create).
+pub fn processes_in(paths: &CgroupPaths) -> usize {
+    let first = first_path(paths);
+    if !first.is_dir() {
+        return 0;
+    }
+    open(paths).pids().map(|p| p.len()).unwrap_or(0)
+}
+
+/// Removes a cgroup directory, and first, depth first, the cgroups made
+/// inside it (runc's RemovePath), waiting briefly for exiting processes to
+/// leave each (rmdir fails with EBUSY until they have).
 fn remove_dir(dir: &Path) -> Result<()> {
+    for sub in sub_cgroups(dir) {
+        remove_dir(&sub)?;
+    }
     for _ in 0..500 {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),

@@ -322,13 +322,10 @@ impl Cgroup for V1 {
             let path = self.freezer().map(Path::to_path_buf).unwrap_or_default();
             return Err(CgroupError::State { path, message: "already exists and is frozen".into() });
         }
-        // Every directory is checked before any is made, so a refusal leaves
-        // nothing behind.
-        for dir in self.dirs.values() {
-            super::check_unused(dir)?;
-        }
-        // A hierarchy that is not ours to write (rootless) fails after
-        // others were made: those go again.
+        // One with processes in it is shared, as runc allows with a
+        // warning (create warns: cgroups::processes_in). A hierarchy that
+        // is not ours to write (rootless) fails after others were made:
+        // those go again.
         self.make_dirs().inspect_err(|_| {
             let _ = self.destroy();
         })

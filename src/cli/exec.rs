@@ -55,6 +55,10 @@ pub struct ExecArgs {
     /// Exec even if the container is paused.
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,
+    /// Into a cgroup below the container's: PATH, or CONTROLLER[,...]:PATH
+    /// (cgroup v1); may repeat.
+    #[arg(long = "cgroup")]
+    cgroup: Vec<String>,
     pub id: String,
     /// The command and its arguments (unless -p).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -93,6 +97,7 @@ impl ExecArgs {
             preserve_fds: self.preserve_fds as i32,
             ignore_paused: self.ignore_paused,
             console_socket: self.console_socket.clone(),
+            sub_cgroups: crate::cgroups::sub::parse(&self.cgroup).map_err(crate::cgroups::CgroupError::from)?,
         })
     }
 

@@ -85,10 +85,20 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     }
     let spec = &loaded.spec;
     // Decided before the id is claimed, so that a refusal leaves nothing.
-    let plan = Plan::new(&loaded, &bundle, opts)?;
+    let mut plan = Plan::new(&loaded, &bundle, opts)?;
     phase("spec loaded");
-
     let reservation = store.reserve(&opts.id)?;
+    // Once the id is ours (a duplicate id is refused first): a cgroup
+    // that already has processes is shared, as runc 1.1 allows with this
+    // warning (a systemd unit is always new: Scope refuses one in use).
+    if plan.systemd.is_none() {
+        let found = cgroups::processes_in(&plan.cgroup);
+        if found > 0 {
+            warn(&format!("container's cgroup is not empty: {found} process(es) found"));
+            plan.shared_cgroup = true;
+        }
+    }
+
     // Recorded before anything is made, so that `delete` can undo a create
     // that was killed half-way, cgroup included. What later verbs need of
     // the config is kept too: they must not depend on the bundle.
@@ -108,6 +118,12 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         shared_pid_ns: !plan.namespaces.creates(CloneFlags::CLONE_NEWPID),
     };
     store.save(&container)?;
+    if plan.shared_cgroup {
+        // Before anything is made: a `delete` of a create killed half-way
+        // must leave the cgroup too.
+        let marker = store.dir(&opts.id).join(super::SHARED_CGROUP);
+        std::fs::write(&marker, b"").map_err(Error::io("mark the cgroup shared", &marker))?;
+    }
     store.save_exec_defaults(&opts.id, &ExecDefaults {
         process: spec.process().clone().expect("validated: process is present"),
         seccomp: loaded.seccomp.clone(),
@@ -137,6 +153,8 @@ struct Plan {
     /// Read once, for the cgroup's path and the init's mounts.
     host: HostFacts,
     cgroup: CgroupPaths,
+    /// The cgroup had processes in it already (create warned).
+    shared_cgroup: bool,
     /// The unit that will hold the cgroup, with the systemd driver, and
     /// the unit properties the annotations ask for.
     systemd: Option<SystemdUnit>,
@@ -196,6 +214,7 @@ impl Plan {
             script: Script::new(&route),
             host,
             cgroup,
+            shared_cgroup: false,
             systemd,
             unit_properties,
             net_devices,
@@ -335,7 +354,7 @@ fn set_up(
 fn make_cgroup(plan: &Plan, opts: &CreateOptions, loaded: &spec::Loaded) -> Result<Option<CgroupGuard>> {
     let linux = loaded.spec.linux().as_ref();
     let resources = linux.and_then(|l| l.resources().as_ref());
-    let error = match CgroupGuard::create(plan.cgroup_driver(&opts.id), resources) {
+    let error = match CgroupGuard::create(plan.cgroup_driver(&opts.id), resources, plan.shared_cgroup) {
         Ok(guard) => return Ok(Some(guard)),
         Err(error) if error.is_permission() => error,
         Err(error) => return Err(error.into()),
@@ -427,14 +446,19 @@ impl Drop for RdtGuard {
 /// `Children`, it is dropped after it).
 struct CgroupGuard {
     cgroup: Option<Box<dyn Cgroup>>,
+    /// The cgroup had someone else's processes in it: never killed or
+    /// removed by us.
+    shared: bool,
 }
 
 impl CgroupGuard {
-    fn create(cgroup: Box<dyn Cgroup>, resources: Option<&oci_spec::runtime::LinuxResources>) -> cgroups::Result<Self> {
-        // Checked and made before the guard exists: a cgroup that is in use
-        // by someone else is refused, and never killed or removed by us.
+    /// A `shared` cgroup had processes of someone else's in it: a failed
+    /// create leaves it, and them, alone.
+    fn create(cgroup: Box<dyn Cgroup>, resources: Option<&oci_spec::runtime::LinuxResources>, shared: bool) -> cgroups::Result<Self> {
+        // Made before the guard exists: a cgroup refused (frozen, a systemd
+        // unit in use) is never killed or removed by us.
         cgroup.create()?;
-        let guard = CgroupGuard { cgroup: Some(cgroup) };
+        let guard = CgroupGuard { cgroup: Some(cgroup), shared };
         let cgroup = guard.get();
         if let Some(resources) = resources {
             cgroup.apply(resources)?;
@@ -453,7 +477,9 @@ impl CgroupGuard {
 
 impl Drop for CgroupGuard {
     fn drop(&mut self) {
-        if let Some(cgroup) = self.cgroup.take() {
+        if let Some(cgroup) = self.cgroup.take()
+            && !self.shared
+        {
             let _ = cgroup.signal_all(libc::SIGKILL);
             let _ = cgroup.destroy();
         }

@@ -33,6 +33,8 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// `--console-socket`.
     pub console_socket: Option<PathBuf>,
+    /// `--cgroup`: cgroups below the container's to go into instead.
+    pub sub_cgroups: Option<cgroups::sub::SubCgroups>,
 }
 
 /// Runs the process; returns husk's exit code (the process's, in the
@@ -79,7 +81,11 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     // Into the container's cgroup at birth and by itself, as the init (see
     // cgroups::Entry): before it joins the container's mount namespace, the
     // host's cgroup files are still in its view.
-    let cgroup = container.cgroup.as_ref().map(cgroups::open);
+    let paths = match (&container.cgroup, &opts.sub_cgroups) {
+        (Some(paths), Some(subs)) => Some(cgroups::sub::apply(paths, subs).map_err(cgroups::CgroupError::from)?),
+        (paths, _) => paths.clone(),
+    };
+    let cgroup = paths.as_ref().map(cgroups::open);
     let entry = cgroup.as_ref().map(|c| c.entry());
     // execCPUAffinity.initial: the CPUs the process runs on until it is in
     // the container's cgroup, where it is born (cgroup2) or which it joins

@@ -87,7 +87,7 @@ pub fn converse<T: Transport<ParentSays, ChildSays>>(
                 conversation.receive(exchange)?;
                 let state = with_pid(part.state, launched.pid);
                 for kind in hooks::RUNTIME_CREATE {
-                    hooks::run(part.hooks, *kind, &state)?;
+                    hooks::run(part.hooks, *kind, &state, hooks::Inherited::default())?;
                 }
                 conversation.reply(exchange)?;
             }

@@ -103,6 +103,32 @@ pub fn cloexec_from(first: RawFd) -> nix::Result<()> {
     Errno::result(ret).map(drop)
 }
 
+/// Makes the child of `cmd` start with its stdio alone: every other fd it
+/// would inherit is marked close-on-exec between fork and exec, as Go's
+/// os/exec gives runc's hooks only what it names. The hooks husk runs must
+/// not hold its channel, exec fifo or seccomp listener.
+pub fn inherit_stdio_only(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure makes only async-signal-safe
+    // syscalls (close_range, else fcntl) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            if cloexec_from(3).is_err() {
+                // A kernel without close_range (before 5.9): each fd up to
+                // the soft limit, without the allocation a listing takes.
+                let limit = libc::sysconf(libc::_SC_OPEN_MAX).clamp(3, 65536) as RawFd;
+                for fd in 3..limit {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags >= 0 {
+                        libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Marks every fd from `first` upwards close-on-exec by listing
 /// /proc/self/fd, as runc does: for a kernel, or a seccomp profile, without
 /// close_range(2).
