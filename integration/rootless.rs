@@ -431,6 +431,14 @@ fn rootless_false_as_a_user_says_why() {
 }
 
 #[test]
+fn the_systemd_driver_rootless_needs_cgroup_v2() {
+    // This host is hybrid: a user's systemd instance would manage no v1
+    // hierarchy (the systemd VM's v2 boot runs the driver rootless).
+    let err = refused(|_| {}, &["--systemd-cgroup"], None);
+    assert!(err.contains("--systemd-cgroup rootless needs a cgroup v2 host"), "{err}");
+}
+
+#[test]
 fn limits_without_a_cgroup_are_named() {
     let err = refused(|b| b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}}), &[], None);
     assert!(err.contains("config.json: linux.resources.memory: cannot be applied"), "{err}");

@@ -51,12 +51,13 @@ if [ -s "$out/rootfs.img" ]; then
     exit 0
 fi
 
-# systemd and what systemd-run, busctl and the engines need; Debian's runc is
+# systemd and what systemd-run, busctl and the engines need (dbus-user-session:
+# the user bus that rootless.sh reaches the user's systemd instance over); Debian's runc is
 # the oracle; busybox-static makes the containers' root file systems.
 packages=(
     systemd systemd-sysv dbus udev kmod linux-image-amd64
     runc containerd podman conmon docker.io iptables
-    busybox-static procps jq iproute2
+    busybox-static procps jq iproute2 dbus-user-session
 )
 mirror=http://deb.debian.org/debian
 security=http://deb.debian.org/debian-security

@@ -191,7 +191,13 @@ impl Plan {
         let host = HostFacts::read()?;
         let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().as_ref()).map(|p| p.to_string_lossy());
         let (cgroup, systemd, unit_properties) = if opts.systemd_cgroup {
-            let (unit, paths) = SystemdUnit::resolve(&host, &host::read_init_cgroups()?, cgroups_path.as_deref(), &opts.id)?;
+            let (unit, paths) = if opts.rootless {
+                // The user's systemd instance, over the user's bus.
+                let manager_cgroup = || crate::systemd::manager::Manager::user()?.control_group();
+                SystemdUnit::resolve_user(&host, cgroups_path.as_deref(), &opts.id, manager_cgroup)?
+            } else {
+                SystemdUnit::resolve(&host, &host::read_init_cgroups()?, cgroups_path.as_deref(), &opts.id)?
+            };
             (paths, Some(unit), cgroups::annotated_properties(spec.annotations().as_ref())?)
         } else {
             (cgroups::resolve(&host, cgroups_path.as_deref().map(Path::new), &opts.id)?, None, Vec::new())
