@@ -207,12 +207,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
         return Err(UsageError::NoCommand.into());
     };
-    let caller = Caller::read();
-    let rootless = caller.rootless(RootlessFlag::parse(cli.rootless.as_deref()));
+    // Read only by the verbs that need it: `state` with --root need not.
+    let caller = std::cell::OnceCell::new();
+    let caller = || caller.get_or_init(Caller::read);
+    let rootless = || caller().rootless(RootlessFlag::parse(cli.rootless.as_deref()));
     let root = match &cli.root {
         Some(root) => root.clone(),
         None => {
-            let root = caller.default_root();
+            let root = caller().default_root();
             if root != std::path::Path::new(crate::rootless::DEFAULT_ROOT) {
                 crate::rootless::prepare_runtime_dir_root(&root)?;
             }
@@ -224,7 +226,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     // The verbs that put husk's binary inside a container run it from a
     // read-only view first (CVE-2019-5736; see security/exe.rs).
     if matches!(command, Command::Create(_) | Command::Run { .. } | Command::Exec(_)) {
-        crate::security::exe::ensure_read_only_binary(&caller, &mut warn)?;
+        crate::security::exe::ensure_read_only_binary(caller(), &mut warn)?;
     }
     // After that check, which may run husk again from the read-only view.
     // The verb and the container only: a command's flags may carry secrets
@@ -235,12 +237,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     });
     match command {
         Command::Create(args) => {
-            container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup, rootless, &caller), &mut warn)?;
+            container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup, rootless(), caller()), &mut warn)?;
             Ok(0)
         }
         Command::Start { id } => container::start(&store, &id, &mut warn).map(|()| 0),
         Command::Run { create, detach, keep, .. } => {
-            run_container(&store, &create_options(&create, detach, cli.systemd_cgroup, rootless, &caller), keep, &mut warn)
+            run_container(&store, &create_options(&create, detach, cli.systemd_cgroup, rootless(), caller()), keep, &mut warn)
         }
         Command::State { id } => {
             let container = store.load(&id)?;
