@@ -228,7 +228,9 @@ used=$(du -sm "$root" | cut -f1)
 # image is sparse and the VM writes to a snapshot of it.
 size=$((used + 1536))
 say "mke2fs -d: ${used} MiB used, ${size} MiB image"
-nice -n 10 mke2fs -q -F -t ext4 -L husk-root -d "$root" "$tmp/rootfs.img" "${size}M"
+# Its "Creating regular file" line to stderr: this script's stdout is the
+# image directory alone, which systemd-boot.sh reads.
+nice -n 10 mke2fs -q -F -t ext4 -L husk-root -d "$root" "$tmp/rootfs.img" "${size}M" >&2
 
 mkdir -p "$tmp/out"
 mv "$tmp/rootfs.img" "$tmp/vmlinuz" "$tmp/initrd.gz" "$tmp/packages" "$tmp/out/"
