@@ -16,6 +16,7 @@ use crate::host::Topology;
 use crate::init::{self, ExecArgs};
 use crate::launch::console;
 use crate::launch::parent::{self, ParentPart};
+use crate::launch::pidfd;
 use crate::launch::spawn::{self, Children, Spawned};
 use crate::launch::{self, Route, Script};
 use crate::namespaces::NamespacePlan;
@@ -33,6 +34,8 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// `--console-socket`.
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`.
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// Runs the process; returns husk's exit code (the process's, in the
@@ -114,6 +117,9 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         net_devices: &[],
     };
     let launched = parent::converse(&mut parent_end, &part, pid, born_in_cgroup, &mut children)?;
+    if let Some(socket) = &opts.pidfd_socket {
+        pidfd::send(socket, pid, pidfd::ProcessKind::Exec).map_err(launch::LaunchError::from)?;
+    }
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, pid)?;
     }
