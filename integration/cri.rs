@@ -99,12 +99,12 @@ fn cri() {
             let cell = match results.get(&(scenario.clone(), h.clone())) {
                 Some(Ok(())) => "PASS",
                 Some(Err(_)) => "FAIL",
-                None => "-",
+                None => {
+                    problems.push(format!("no result for {scenario} with {h}"));
+                    "-"
+                }
             };
             table.push_str(&format!("  {cell:6}"));
-            if results.get(&(scenario.clone(), h.clone())).is_none() {
-                problems.push(format!("no result for {scenario} with {h}"));
-            }
         }
         table.push('\n');
     }
