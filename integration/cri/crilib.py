@@ -109,8 +109,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   # Without CAP_SYS_RESOURCE (as in this sandbox) no process may lower its
   # oom_score_adj: containerd then keeps the pods' at or above its own.
   restrict_oom_score_adj = {restrict_oom}
+  # Pod network namespaces are mounted in containerd's own mount namespace.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "{t}/cni/bin"
+    bin_dir = "{cni_bin}"
     conf_dir = "{t}/cni/conf"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
@@ -137,6 +139,29 @@ exec "$@"
 """
 
 
+# Debian's containernetworking-plugins.
+CNI_BIN = "/usr/lib/cni"
+# The pod's address on its own eth0: a documentation range (RFC 5737), on a
+# device that leads nowhere; nothing is ever sent.
+POD_IP = "198.51.100.7"
+
+
+def cni_config(device):
+    """The pods' network of a private namespace: the `host-device` plugin
+    moves a device that the scenario made into the pod's namespace as
+    eth0 (and back on teardown), with a static address. Nothing on the host's
+    network changes."""
+    return {
+        "cniVersion": "0.4.0",
+        "name": "husk-cri",
+        "plugins": [{
+            "type": "host-device",
+            "device": device,
+            "ipam": {"type": "static", "addresses": [{"address": f"{POD_IP}/24"}]},
+        }],
+    }
+
+
 def restrict_oom():
     """Whether this process lacks CAP_SYS_RESOURCE (bit 24)."""
     for line in open("/proc/self/status"):
@@ -154,6 +179,8 @@ class Env:
             os.makedirs(os.path.join(t, d))
         self.binaries = {"runc": os.environ.get("CRI_RUNC", RUNC), "husk": husk}
         self.cgparent = f"husk-cri-{os.getpid()}"
+        # The device the pod of a private network namespace gets as eth0.
+        self.netdev = f"huskcri{os.getpid() % 100000}"
         self.proc = None
         self.log = os.path.join(t, "logs", "containerd.log")
         self.sock = os.path.join(t, "sock")
@@ -167,8 +194,11 @@ class Env:
         t = self.t
         build_images(t)
         runtimes = "".join(RUNTIME.format(name=n, binary=b, t=t) for n, b in self.binaries.items())
-        open(os.path.join(t, "config.toml"), "w").write(CONFIG.format(t=t, pause=PAUSE_IMAGE, runtimes=runtimes, restrict_oom=restrict_oom()))
+        open(os.path.join(t, "config.toml"), "w").write(CONFIG.format(t=t, pause=PAUSE_IMAGE, runtimes=runtimes, restrict_oom=restrict_oom(),
+                                    cni_bin=CNI_BIN))
         open(os.path.join(t, "launch.sh"), "w").write(LAUNCH)
+        with open(os.path.join(t, "cni", "conf", "10-husk-cri.conflist"), "w") as f:
+            json.dump(cni_config(self.netdev), f)
         logf = open(self.log, "wb")
         self.proc = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", "sh", os.path.join(t, "launch.sh"), t,
@@ -338,18 +368,19 @@ def kv(d):
     return [api.KeyValue(key=k, value=v) for k, v in d.items()]
 
 
-def new_pod(env, handler, name, privileged=False, pid_mode=None, sysctls=None):
-    """RunPodSandbox on the host network; returns (pod id, its config)."""
+def new_pod(env, handler, name, privileged=False, pid_mode=None, sysctls=None, network=None, hostname=""):
+    """RunPodSandbox, on the host network unless told; returns (pod id, its
+    config)."""
     env.seq += 1
     full = f"{name}-{handler}-{env.seq}"
     logdir = os.path.join(env.t, "pods", full)
     os.makedirs(logdir)
-    ns = api.NamespaceOption(network=api.NODE, pid=pid_mode if pid_mode is not None else api.CONTAINER, ipc=api.POD)
+    ns = api.NamespaceOption(network=api.NODE if network is None else network, pid=pid_mode if pid_mode is not None else api.CONTAINER, ipc=api.POD)
     cfg = api.PodSandboxConfig(
         metadata=api.PodSandboxMetadata(name=full, uid=f"uid-{full}", namespace="husk-cri", attempt=0),
         # On the host network the pod has the host's UTS namespace: the
         # kubelet sends no hostname, and containerd gives the host's.
-        hostname="",
+        hostname=hostname,
         log_directory=logdir,
         dns_config=api.DNSConfig(servers=["127.0.0.53"], searches=["husk.test"], options=["ndots:2"]),
         labels={"husk-cri": name},

@@ -7,8 +7,9 @@ import socket
 import time
 
 import api_pb2 as api
-from crilib import (LOOP, NS, Fail, check, container_pid, cgroup_dir, exec_sync, log_text, new_container,
+from crilib import (LOOP, NS, POD_IP, Fail, check, container_pid, cgroup_dir, exec_sync, log_text, new_container,
                     new_pod, read, remove_pod, sh, status, status_field, wait_exited, wait_until)
+from crilib import run as run_host
 
 
 class Pod:
@@ -66,6 +67,35 @@ def scen_pod_ready(env, handler):
         check(out.splitlines()[:2] == [host, f"HOSTNAME={host}"], f"hostname lines: {out!r}, want {host!r}")
         for want in ("nameserver 127.0.0.53", "search husk.test", "options ndots:2"):
             check(want in out.splitlines(), f"resolv.conf lacks {want!r}: {out!r}")
+
+
+def scen_private_network(env, handler):
+    """A pod with network namespaces of its own (through CNI) and its own
+    UTS namespace, so its hostname too."""
+    # A veth pair (this kernel has no dummy devices): one end becomes the
+    # pod's eth0, the other stays down on the host, without an address.
+    run_host("ip", "link", "add", env.netdev, "type", "veth", "peer", "name", env.netdev + "p")
+    try:
+        with Pod(env, handler, "netns", network=api.POD, hostname=f"netns-{handler}") as pod:
+            pod_id, cfg = pod
+            s = env.rt.PodSandboxStatus(api.PodSandboxStatusRequest(pod_sandbox_id=pod_id, verbose=True), timeout=30)
+            check(s.status.state == api.SANDBOX_READY, f"state {s.status.state}")
+            check(s.status.network.ip == POD_IP, f"pod IP {s.status.network.ip!r}")
+            pause = json.loads(s.info["info"])["pid"]
+            cid = new_container(env, pod, "c", LOOP)
+            pid = container_pid(env, cid)
+            for ns in ("net", "uts"):
+                mine, pods, host = (os.readlink(f"/proc/{p}/ns/{ns}") for p in (pid, pause, "self"))
+                check(mine == pods != host, f"{ns} namespace: container {mine}, pod {pods}, host {host}")
+            out = sh(env, cid, "hostname; cat /etc/hostname; ip -o -4 addr show")
+            lines = out.splitlines()
+            check(lines[:2] == [cfg.hostname] * 2, f"hostname: {out!r}")
+            check(any(" eth0 " in ln and f"inet {POD_IP}/24" in ln for ln in lines), f"no eth0 {POD_IP}: {out!r}")
+            check(any(" lo " in ln and "inet 127.0.0.1/8" in ln for ln in lines), f"no lo: {out!r}")
+        # Torn down: the device is back on the host.
+        check(os.path.exists(f"/sys/class/net/{env.netdev}"), "the pod's device did not come back")
+    finally:
+        run_host("ip", "link", "del", env.netdev, check_rc=False)
 
 
 def scen_container_run(env, handler):
