@@ -244,6 +244,10 @@ class Env:
                     out.append(mp)
         return out
 
+    def pids_hierarchy(self):
+        return next(h for h in self.hierarchies() if "pids" in os.path.basename(h).split(",")
+                    or h == "/sys/fs/cgroup")
+
     @staticmethod
     def hierarchies():
         if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):

@@ -162,7 +162,14 @@ def scen_stats(env, handler):
 
 
 def scen_resources(env, handler):
+    # The pod-level pids limit is the kubelet's, on the pod's cgroup (CRI
+    # has no field for it): made here before the pod, as the kubelet does.
+    pod_pids = os.path.join(env.pids_hierarchy(), env.cgparent, f"res-{handler}-{env.seq + 1}")
+    os.makedirs(pod_pids)
+    with open(os.path.join(pod_pids, "pids.max"), "w") as f:
+        f.write("24")
     with Pod(env, handler, "res") as pod:
+        check(pod[1].linux.cgroup_parent.endswith(os.path.basename(pod_pids)), "the pod's cgroup name")
         res = api.LinuxContainerResources(memory_limit_in_bytes=64 << 20, cpu_period=100000, cpu_quota=50000,
                                           cpu_shares=512)
         cid = new_container(env, pod, "c", LOOP, resources=res)
@@ -179,6 +186,10 @@ def scen_resources(env, handler):
         check(inside.split() == [str(64 << 20), "512"], f"inside: {inside!r}")
         procs = sh(env, cid, "cat /sys/fs/cgroup/pids/cgroup.procs").split()
         check(len(procs) >= 2, f"pids cgroup.procs inside: {procs}")
+        # The container is below the pod's limit: 30 more processes fail.
+        out, err, code = exec_sync(env, cid, "for i in $(seq 30); do sleep 1 & done; wait")
+        check("can't fork" in err or "Resource temporarily unavailable" in err,
+              f"30 processes under the pod's pids.max of 24: exit {code} {err[:200]!r}")
 
 
 def scen_update_resources(env, handler):
