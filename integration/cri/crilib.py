@@ -278,14 +278,15 @@ class Env:
         problems = []
         if self.proc is not None:
             self.shims()
-            try:
-                for p in self.rt.ListPodSandbox(api.ListPodSandboxRequest(), timeout=RPC_TIMEOUT).items:
-                    problems.append(f"pod {p.metadata.name} left: removed")
-                    remove_pod(self, p.id)
-            except Exception as e:  # containerd may be the problem
-                problems.append(f"listing pods at the end: {e}")
+            if hasattr(self, "rt"):
+                try:
+                    for p in self.rt.ListPodSandbox(api.ListPodSandboxRequest(), timeout=RPC_TIMEOUT).items:
+                        problems.append(f"pod {p.metadata.name} left: removed")
+                        remove_pod(self, p.id)
+                except Exception as e:  # containerd may be the problem
+                    problems.append(f"removing the pods at the end: {e}")
+                self.channel.close()
             self.shims()
-            self.channel.close()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(15)
@@ -300,6 +301,10 @@ class Env:
         for h in self.hierarchies():
             top = os.path.join(h, self.cgparent)
             for d in sorted((r for r, _, _ in os.walk(top)), key=len, reverse=True):
+                # Processes of a pod whose shim had to be killed.
+                for pid in open(os.path.join(d, "cgroup.procs")).read().split():
+                    problems.append(f"process {pid} left in {d}: killed")
+                    os.kill(int(pid), signal.SIGKILL)
                 for _ in range(50):
                     try:
                         os.rmdir(d)
