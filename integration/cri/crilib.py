@@ -408,7 +408,7 @@ def remove_pod(env, pod_id):
 
 
 def new_container(env, pod, name, script, start=True, args=None, envs=None, workdir="", mounts=None,
-                  resources=None, sc=None, command=None):
+                  resources=None, sc=None, command=None, tty=False):
     """CreateContainer (and StartContainer) of `sh -c SCRIPT`; returns its id."""
     pod_id, pod_cfg = pod
     cfg = api.ContainerConfig(
@@ -420,6 +420,7 @@ def new_container(env, pod, name, script, start=True, args=None, envs=None, work
         envs=kv(envs or {}),
         mounts=mounts or [],
         log_path=f"{name}.log",
+        tty=tty,
         linux=api.LinuxContainerConfig(resources=resources, security_context=sc or api.LinuxContainerSecurityContext()),
     )
     cid = env.rt.CreateContainer(api.CreateContainerRequest(pod_sandbox_id=pod_id, config=cfg, sandbox_config=pod_cfg),

@@ -139,6 +139,30 @@ def scen_exec_sync(env, handler):
         check(status(env, cid).status.state == api.CONTAINER_RUNNING, "not running after the exec")
 
 
+def scen_tty(env, handler):
+    """A container with a terminal: the shim hands the runtime a console
+    socket, and the pty's output is the log's."""
+    with Pod(env, handler, "tty") as pod:
+        cid = new_container(env, pod, "c", "tty; readlink /proc/self/fd/1; readlink /proc/self/fd/2", tty=True)
+        st = wait_exited(env, cid)
+        out = [line.rstrip("\r") for line in log_text(env, pod, "c").splitlines()]
+        check(st.exit_code == 0, f"exit {st.exit_code}: {out!r}")
+        check(len(out) == 3 and out[0].startswith("/dev/pts/") and out[1:] == out[:1] * 2,
+              f"stdin, stdout and stderr should be one pty: {out!r}")
+        check(log_text(env, pod, "c", "stderr") == "", "a terminal's output is all stdout")
+
+
+def scen_sysctls(env, handler):
+    """The pod's namespaced sysctls, set in its IPC namespace, which the
+    container shares."""
+    with Pod(env, handler, "sysctl", sysctls={"kernel.shm_rmid_forced": "1", "kernel.msgmax": "12345"}) as pod:
+        cid = new_container(env, pod, "c", LOOP)
+        got = sh(env, cid, "cat /proc/sys/kernel/shm_rmid_forced /proc/sys/kernel/msgmax").split()
+        check(got == ["1", "12345"], f"in the container: {got}")
+        host = read("/proc/sys/kernel/msgmax")
+        check(host != "12345", "the host's msgmax changed")
+
+
 def scen_exit_code(env, handler):
     with Pod(env, handler, "exit") as pod:
         cid = new_container(env, pod, "c", "echo bye; exit 3")
