@@ -186,6 +186,8 @@ class Env:
         self.sock = os.path.join(t, "sock")
         self.run_containerd_existed = os.path.isdir("/run/containerd")
         self.shim_pids = set()
+        # What a scenario saw with runc, for husk's run to match.
+        self.fingerprints = {}
         self.seq = 0
 
     # -- lifecycle

@@ -456,6 +456,54 @@ def scen_remove(env, handler):
     wait_until(10, f"the shim {shim_pid} to exit", lambda: not os.path.exists(f"/proc/{shim_pid}"))
 
 
+FINGERPRINT = r"""
+grep -E '^(Cap|NoNewPrivs|Seccomp|Uid|Gid|Groups|Umask|Speculation)' /proc/self/status
+cat /proc/self/limits
+echo "oom_score_adj $(cat /proc/self/oom_score_adj)"
+echo "cwd $(pwd) hostname $(hostname)"
+env | sort
+# Mount points, filesystem types and options; not the sources (paths with ids).
+awk '{ for (i = 7; $i != "-"; i++) ; print $5, $(i+1), $6, $(i+3) }' /proc/self/mountinfo |
+    sed -E 's/(lowerdir|upperdir|workdir)=[^,]*/\1=X/g; s/[0-9a-f]{64}/ID/g' | sort
+ls -ln /dev /dev/pts /dev/shm /dev/mqueue | sed -E 's/ +[A-Z][a-z]{2} +[0-9]+ +[0-9:]+ / /' | sort
+sed -E 's/[0-9a-f]{64}/ID/g; s/-(runc|husk)-[0-9]+/-X/g' /proc/self/cgroup | sort
+"""
+
+
+def same_as_runc(env, handler, key, pod_kw, sc):
+    """The container's view of itself (its credentials, limits, mounts,
+    devices, environment and cgroups) for one CRI config, with husk as with
+    runc (whose run comes first and is kept)."""
+    with Pod(env, handler, key, **pod_kw) as pod:
+        cid = new_container(env, pod, "c", LOOP, envs={"FOO": "bar"}, sc=sc)
+        seen = sh(env, cid, FINGERPRINT).splitlines()
+    if handler == "runc":
+        env.fingerprints[key] = seen
+        return
+    want = env.fingerprints.get(key)
+    check(want is not None, "no runc run to compare with")
+    missing = [line for line in want if line not in seen]
+    extra = [line for line in seen if line not in want]
+    check(not missing and not extra, f"differs from runc: only runc {missing[:6]}, only husk {extra[:6]}")
+
+
+def scen_same_as_runc(env, handler):
+    same_as_runc(env, handler, "same", {}, None)
+
+
+def scen_same_as_runc_restricted(env, handler):
+    sc = api.LinuxContainerSecurityContext(
+        run_as_user=api.Int64Value(value=1000), run_as_group=api.Int64Value(value=1000), supplemental_groups=[5],
+        readonly_rootfs=True, no_new_privs=True,
+        capabilities=api.Capability(drop_capabilities=["ALL"], add_capabilities=["NET_BIND_SERVICE"]),
+        seccomp=api.SecurityProfile(profile_type=api.SecurityProfile.RuntimeDefault))
+    same_as_runc(env, handler, "samer", {}, sc)
+
+
+def scen_same_as_runc_privileged(env, handler):
+    same_as_runc(env, handler, "samep", {"privileged": True}, api.LinuxContainerSecurityContext(privileged=True))
+
+
 def scen_nothing_left(env, handler):
     """After every scenario of this handler: no pod, no container, no
     runtime state, no shim, no mount of a container, no container cgroup."""
