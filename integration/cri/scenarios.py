@@ -504,6 +504,26 @@ def scen_same_as_runc_privileged(env, handler):
     same_as_runc(env, handler, "samep", {"privileged": True}, api.LinuxContainerSecurityContext(privileged=True))
 
 
+def scen_runtime_state(env, handler):
+    """The runtime's `state` of a CRI container, as the shim reads it: the
+    same fields as runc's, the shim's bundle, the container's pid."""
+    with Pod(env, handler, "state") as pod:
+        cid = new_container(env, pod, "c", LOOP)
+        out = run_host(env.binaries[handler], "--root", os.path.join(env.t, f"rt-{handler}", NS), "state", cid)
+        state = json.loads(out)
+        bundle = os.path.join(env.t, "state", "io.containerd.runtime.v2.task", NS, cid)
+        check(state["id"] == cid and state["status"] == "running", f"state {state}")
+        check(state["pid"] == container_pid(env, cid), f"pid {state['pid']}")
+        check(state["bundle"] == bundle and state["rootfs"] == os.path.join(bundle, "rootfs"), f"paths {state}")
+        check(state["annotations"].get("io.kubernetes.cri.container-type") == "container", "annotations")
+        shape = {k: type(v).__name__ for k, v in state.items()}
+    if handler == "runc":
+        env.fingerprints["state"] = shape
+    else:
+        want = env.fingerprints.get("state")
+        check(shape == want, f"state fields {shape}, runc's {want}")
+
+
 def scen_nothing_left(env, handler):
     """After every scenario of this handler: no pod, no container, no
     runtime state, no shim, no mount of a container, no container cgroup."""
