@@ -22,8 +22,8 @@ then with husk, and prints
 
 then `SCENARIOS DONE` (integration/cri.rs makes the table). A failure's
 reason ends with the errors containerd logged meanwhile, which quote the
-runtime's own. CRI_KEEP=1 keeps the run's directory (containerd's log in
-it). Everything is stopped and removed at the end: containerd, its shims (by
+runtime's own. A failed run keeps its logs/ (containerd's log), CRI_KEEP=1
+the whole directory. Everything is stopped and removed at the end: containerd, its shims (by
 the pids in containerd's state), mounts, the pods' cgroup parent.
 """
 import os
@@ -45,12 +45,16 @@ def main():
     husk, work = sys.argv[1], sys.argv[2]
     handlers = os.environ.get("CRI_HANDLERS", " ".join(HANDLERS)).split()
     env = Env(husk, work)
-    crilib.gen_stubs(os.path.join(env.t, "stubs"))
-    from scenarios import SCENARIOS
-    wanted = sys.argv[3:] or [name for name, _ in SCENARIOS]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     status_code = 0
+    failed = False
     try:
+        crilib.gen_stubs(os.path.join(env.t, "stubs"))
+        from scenarios import SCENARIOS
+        wanted = sys.argv[3:] or [name for name, _ in SCENARIOS]
+        unknown = set(wanted) - {name for name, _ in SCENARIOS}
+        if unknown:
+            raise RuntimeError(f"no such scenario: {sorted(unknown)}")
         env.start()
         print(f"# containerd {run('containerd', '--version').split()[2]} in {env.t}", flush=True)
         for name, fn in SCENARIOS:
@@ -74,6 +78,7 @@ def main():
                     if errors:
                         result += " -- containerd logged: " + " | ".join(errors[-3:])[:900]
                 result = result.replace("\n", " ")
+                failed = failed or result != "PASS"
                 print(f"RESULT {name} {handler} {result}", flush=True)
                 print(f"# {name} {handler}: {time.monotonic() - began:.1f}s", flush=True)
         print("SCENARIOS DONE", flush=True)
@@ -82,7 +87,7 @@ def main():
         status_code = 1
     finally:
         try:
-            problems = env.stop()
+            problems = env.stop(keep_logs=failed or status_code != 0)
         except Exception:
             traceback.print_exc(file=sys.stdout)
             problems = ["the clean-up failed"]
@@ -90,7 +95,7 @@ def main():
             print(f"LEFT {p}", flush=True)
         if problems:
             status_code = 1
-        if os.environ.get("CRI_KEEP") == "1" or status_code:
+        if os.path.exists(env.t):
             print(f"# kept: {env.t}")
     sys.exit(status_code)
 

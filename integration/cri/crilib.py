@@ -62,7 +62,12 @@ def gen_stubs(out):
     logs: a copy without it compiles."""
     global api, api_grpc
     os.makedirs(out, exist_ok=True)
-    proto = open(os.path.join(REPO, "..", "shared", "cri-api", "api.proto")).read()
+    # shared/ lies beside the repository (in CI too); CRI_API_PROTO names
+    # another copy.
+    path = os.environ.get("CRI_API_PROTO") or os.path.join(REPO, "..", "shared", "cri-api", "api.proto")
+    if not os.path.exists(path):
+        raise RuntimeError(f"no CRI api.proto at {path} (shared/cri-api beside the repository, or CRI_API_PROTO)")
+    proto = open(path).read()
     open(os.path.join(out, "api.proto"), "w").write(re.sub(r"\s*\[debug_redact\s*=\s*true\]", "", proto))
     from grpc_tools import protoc
     rc = protoc.main(["protoc", f"-I{out}", f"--python_out={out}", f"--grpc_python_out={out}",
@@ -276,7 +281,9 @@ class Env:
         self.shim_pids.update(found)
         return found
 
-    def stop(self):
+    def stop(self, keep_logs=False):
+        """Stops everything; returns what had to be cleaned up by force. A
+        failed run's logs/ stay for the post-mortem."""
         problems = []
         if self.proc is not None:
             self.shims()
@@ -329,7 +336,11 @@ class Env:
         if left:
             problems.append(f"mounts left on the host: {left}")
         elif os.environ.get("CRI_KEEP") != "1":
-            run("rm", "-rf", "--one-file-system", self.t)
+            for entry in os.listdir(self.t):
+                if not (keep_logs and entry == "logs"):
+                    run("rm", "-rf", "--one-file-system", os.path.join(self.t, entry))
+            if not keep_logs:
+                os.rmdir(self.t)
         return problems
 
     # -- log excerpts
