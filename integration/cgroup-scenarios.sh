@@ -25,7 +25,7 @@
 # shellcheck disable=SC2016 # single quotes on purpose: for the container or eval
 set -u
 
-ALL="basic memory pids cpu devices pause update ps events affinity limits stats cleanup differential"
+ALL="basic memory pids cpu devices pause update ps events affinity limits stats cleanup nested differential"
 
 if [ $# -lt 3 ]; then
     echo "usage: $0 HUSK ROOTFS WORKDIR [SCENARIO...]   (scenarios: $ALL)" >&2
@@ -529,7 +529,7 @@ counter_passed() {
 sc_update() {
     new_bundle update "$(jargs sleep 60)" '"memory": {"limit": 67108864}, "pids": {"limit": 100}'
     if ! run_detached; then
-        fail_all "$WHY" update.memory-flag update.resources-stdin update.cpu-flags
+        fail_all "$WHY" update.memory-flag update.resources-stdin update.cpu-flags update.unlimited
         return
     fi
     if [ $CGMODE = v2 ]; then _f=$(cgdir memory "$CG")/memory.max; else _f=$(cgdir memory "$CG")/memory.limit_in_bytes; fi
@@ -557,6 +557,24 @@ sc_update() {
         _v="$(val "$_d/cpu.cfs_quota_us") $(val "$_d/cpu.cfs_period_us")" _want="20000 100000"
     fi
     check update.cpu-flags "update --cpu-quota 20000 --cpu-period 100000 exited $_rc ($(oneline "$B/update.out")); quota and period are '$_v', want '$_want'" \
+        eval '[ "$_rc" = 0 ] && [ "$_v" = "$_want" ]'
+
+    # -1 lifts the quota and the memory limit, and with no --memory-swap the
+    # swap limit too (runc's update; v1 refuses unlimited memory under a
+    # limited memory+swap). The period stays.
+    H update --cpu-quota -1 --memory -1 "$ID" >"$B/update.out" 2>&1
+    _rc=$?
+    _m=$(cgdir memory "$CG")
+    if [ $CGMODE = v2 ]; then
+        _v="$(val "$_d/cpu.max") $(val "$_m/memory.max")" _want="max 100000 max"
+        if [ -e "$_m/memory.swap.max" ]; then _v="$_v $(val "$_m/memory.swap.max")" _want="$_want max"; fi
+    else
+        _v="$(val "$_d/cpu.cfs_quota_us") $(val "$_m/memory.limit_in_bytes")" _want="-1 9223372036854771712"
+        if [ -e "$_m/memory.memsw.limit_in_bytes" ]; then
+            _v="$_v $(val "$_m/memory.memsw.limit_in_bytes")" _want="$_want 9223372036854771712"
+        fi
+    fi
+    check update.unlimited "update --cpu-quota -1 --memory -1 exited $_rc ($(oneline "$B/update.out")); got '$_v', want '$_want'" \
         eval '[ "$_rc" = 0 ] && [ "$_v" = "$_want" ]'
 }
 
@@ -710,6 +728,41 @@ sc_cleanup() {
 # dead PID: no such process, or a zombie (its reaper is not ours).
 dead() {
     [ ! -e "/proc/$1" ] || [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)" = Z ]
+}
+
+# A second container in a cgroup that has processes already: a warning and
+# it runs, as in runc 1.1. Cgroups made inside the container's, one with a
+# process of the container in it: delete --force removes them, depth first,
+# then the container's (runc's RemovePath); finish checks nothing is left.
+sc_nested() {
+    new_bundle nested "$(jargs sleep 100)" ""
+    if ! run_detached; then
+        fail_all "$WHY" nested.shared-warns nested.sub-holds nested.delete-force
+        return
+    fi
+    _first=$ID _init=$(init_pid "$ID")
+    ID=scen-nested2-$$
+    SCEN_IDS="$SCEN_IDS $ID" ALL_IDS="$ALL_IDS $ID"
+    H run -d --bundle "$B" "$ID" >"$B/second.out" 2>"$B/second.err" </dev/null
+    _rc=$?
+    check nested.shared-warns "second run -d exited $_rc: $(oneline "$B/second.err")" \
+        eval '[ "$_rc" = 0 ] && grep -q "cgroup is not empty: 1 process(es) found" "$B/second.err"'
+    H delete --force "$ID" >/dev/null 2>&1
+    ID=$_first
+    H exec -d "$ID" sleep 101 >"$B/exec.out" 2>&1
+    _procs=$(cgdir pids "$CG")/cgroup.procs
+    _pid=""
+    wait_for 5 eval '_pid=$(grep -vx "$_init" "$_procs" 2>/dev/null | head -n 1); [ -n "$_pid" ]'
+    _moved=""
+    for _h in $(hierarchies); do
+        [ -d "$_h$CG" ] || continue
+        mkdir -p "$_h$CG/sub/inner"
+        echo "$_pid" >"$_h$CG/sub/inner/cgroup.procs" 2>/dev/null && _moved="$_moved $_h"
+    done
+    check nested.sub-holds "the exec'd sleep '$_pid' went into no sub-cgroup: $(oneline "$B/exec.out")" [ -n "$_moved" ]
+    H delete --force "$ID" >"$B/delete.out" 2>&1
+    _rc=$?
+    check nested.delete-force "delete --force exited $_rc: $(oneline "$B/delete.out")" [ "$_rc" = 0 ]
 }
 
 # Differential: the same resources under runc and husk give the same cgroup

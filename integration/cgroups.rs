@@ -103,7 +103,7 @@ fn pause() {
 
 #[test]
 fn update() {
-    run_scenario("update", &["memory-flag", "resources-stdin", "cpu-flags"]);
+    run_scenario("update", &["memory-flag", "resources-stdin", "cpu-flags", "unlimited"]);
 }
 
 #[test]
@@ -177,6 +177,11 @@ fn cleanup() {
 }
 
 #[test]
+fn nested() {
+    run_scenario("nested", &["shared-warns", "sub-holds", "delete-force"]);
+}
+
+#[test]
 fn differential() {
     // memory-swap, blkio-weight and devices are compared where the host has
     // the files (skipped otherwise); swappiness and the OOM killer switch on
@@ -199,10 +204,11 @@ fn verdict_reads_results() {
     assert!(problems.contains("no SCENARIOS DONE"), "{problems}");
 }
 
-/// A cgroup that another container occupies is refused, and left alone:
-/// neither its processes nor its directory are touched by the failed create.
+/// A cgroup that another container occupies is shared, with runc's
+/// warning, and left alone: deleting the second container touches neither
+/// the first's processes nor the cgroup, which goes with the first.
 #[test]
-fn occupied_cgroup_is_refused_and_left_alone() {
+fn occupied_cgroup_is_shared_with_a_warning_and_left_alone() {
     let mut b = Bundle::new(&["sleep", "100"]);
     let path = format!("/husk-occupied-{}", std::process::id());
     b.config["linux"]["cgroupsPath"] = path.clone().into();
@@ -210,12 +216,19 @@ fn occupied_cgroup_is_refused_and_left_alone() {
     let first = b.id("first");
     assert!(b.husk(&["run", "-d", &first]).status.success());
     let second = b.id("second");
-    let out = b.husk(&["create", &second]);
-    assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("already exists and has processes in it"), "{}", text(&out.stderr));
+    let out = b.husk(&["run", "-d", &second]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("container's cgroup is not empty: 1 process(es) found"), "{}", text(&out.stderr));
+    let out = b.husk(&["delete", "--force", &second]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!b.root.join(&second).exists());
     assert_eq!(b.state(&first)["status"], "running");
+    let pids = std::path::Path::new("/sys/fs/cgroup/pids").join(path.trim_start_matches('/'));
+    if pids.parent().is_some_and(|p| p.is_dir()) {
+        assert!(pids.is_dir(), "the shared cgroup went with the second container");
+    }
     assert!(b.husk(&["delete", "--force", &first]).status.success());
+    assert!(!pids.exists(), "the cgroup outlived the first container");
 }
 
 /// A frozen cgroup is refused too: a container placed there would never run.

@@ -32,7 +32,7 @@ const SCENARIOS: &[(&str, &[&str])] = &[
     ("cpu", &["limit-file", "usage-half-core"]),
     ("devices", &["zero-readable", "null-writable", "block-denied", "char-denied", "char-allowed"]),
     ("pause", &["state-paused", "counter-frozen", "state-running", "counter-advances"]),
-    ("update", &["memory-flag", "resources-stdin", "cpu-flags"]),
+    ("update", &["memory-flag", "resources-stdin", "cpu-flags", "unlimited"]),
     ("ps", &["json-pids"]),
     ("events", &["stats-type", "memory-usage", "pids-current"]),
     ("affinity", &["cpuset-init", "cpuset-exec", "all-init", "all-exec"]),
@@ -40,6 +40,7 @@ const SCENARIOS: &[(&str, &[&str])] = &[
     // Debian's runc is copied into the VM (build-and-boot.sh's oracle).
     ("stats", &["runc-printed", "husk-printed"]),
     ("cleanup", &["created", "delete-force", "process-gone"]),
+    ("nested", &["shared-warns", "sub-holds", "delete-force"]),
 ];
 
 #[test]

@@ -173,6 +173,12 @@ fn podman() {
     );
 }
 
+/// Rootless podman, as an unprivileged user (integration/engines/rootless-user.sh).
+#[test]
+fn podman_rootless() {
+    run_engine("podman-rootless", "podman", &["run-exit-code", "detached-exec-stop-rm", "user", "volume", "clean"]);
+}
+
 #[test]
 fn docker() {
     run_engine(

@@ -167,8 +167,11 @@ fn a_failing_create_hook_aborts_create_and_cleans_up() {
     }
 }
 
+/// runc's order (integration/parity_setup.rs): the init has said "go"
+/// before its startContainer hooks run, so `start` succeeds (husk warns
+/// with the hook's error) and the container simply stops.
 #[test]
-fn a_failing_start_container_hook_fails_start_and_the_program_never_runs() {
+fn a_failing_start_container_hook_stops_the_container_before_the_program_runs() {
     let mut h = HookBundle::new(&["touch", "/ran"]);
     h.bundle.config["hooks"] = json!({
         "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}],
@@ -178,9 +181,9 @@ fn a_failing_start_container_hook_fails_start_and_the_program_never_runs() {
     let out = h.bundle.husk(&["create", &id]);
     assert!(out.status.success(), "create: {}", text(&out.stderr));
     let out = h.bundle.husk(&["start", &id]);
-    assert!(!out.status.success(), "start succeeded");
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("startContainer: error running startContainer hook #0: exit status 4"), "{stderr}");
+    assert!(out.status.success(), "start failed: {stderr}");
+    assert!(stderr.contains("level=warning msg=\"error running startContainer hook #0: exit status 4"), "{stderr}");
     wait_until("container to stop", || h.bundle.state(&id)["status"] == "stopped");
     assert!(!h.bundle.rootfs().join("ran").exists(), "the program ran");
 }

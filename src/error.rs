@@ -31,6 +31,8 @@ pub enum Error {
     #[error(transparent)]
     Exe(#[from] crate::security::exe::ExeError),
     #[error(transparent)]
+    Rootless(#[from] crate::rootless::RootlessError),
+    #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
@@ -38,6 +40,10 @@ pub enum Error {
     Rootfs(#[from] crate::rootfs::RootfsError),
     #[error(transparent)]
     IntelRdt(#[from] crate::intel_rdt::IntelRdtError),
+    /// Any failure of `exec` before the process runs: runc exits 255 for
+    /// those, so that a caller tells them from the process's own codes.
+    #[error("exec failed: {0}")]
+    ExecFailed(Box<Error>),
     #[error("{op}: {source}")]
     Sys { op: String, source: Errno },
     #[error("{op} {}: {source}", path.display())]
@@ -49,6 +55,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// husk's exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::ExecFailed(_) => 255,
+            _ => 1,
+        }
+    }
+
     pub fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> Error {
         let op = op.into();
         move |source| Error::Sys { op, source }

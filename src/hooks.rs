@@ -14,10 +14,11 @@
 //!
 //! Stdin, stdout and stderr of a hook are memfds, not pipes: a hook that
 //! leaves a daemon behind holding them cannot hang us, and no file system
-//! is needed inside the container.
+//! is needed inside the container. They are all it inherits of husk's fds.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -100,9 +101,21 @@ pub enum HookError {
     },
 }
 
+/// What a hook inherits where its config says nothing, as runc runs them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Inherited<'a> {
+    /// The environment of a hook without `env`: the container process's
+    /// for the hooks the init runs (runc's init has taken it on by then);
+    /// None for the runtime's own, which runc's hooks inherit.
+    pub env: Option<&'a [String]>,
+    /// The working directory: the rootfs for createContainer hooks (runc's
+    /// init is there); None for the caller's.
+    pub cwd: Option<&'a Path>,
+}
+
 /// Runs the hooks of `kind` one after another, each with `state` on stdin;
 /// stops at the first that fails.
-pub fn run(hooks: Option<&Hooks>, kind: Kind, state: &serde_json::Value) -> Result<(), HookError> {
+pub fn run(hooks: Option<&Hooks>, kind: Kind, state: &serde_json::Value, inherited: Inherited<'_>) -> Result<(), HookError> {
     let Some(hooks) = hooks else {
         return Ok(());
     };
@@ -112,7 +125,7 @@ pub fn run(hooks: Option<&Hooks>, kind: Kind, state: &serde_json::Value) -> Resu
     }
     let state = serde_json::to_vec(state).expect("JSON values serialise");
     for (index, hook) in list.iter().enumerate() {
-        run_one(hook, &state).map_err(|failure| failure.into_error(kind, index, hook))?;
+        run_one(hook, &state, inherited).map_err(|failure| failure.into_error(kind, index, hook))?;
     }
     Ok(())
 }
@@ -125,7 +138,7 @@ pub fn run_poststop(hooks: Option<&Hooks>, state: &serde_json::Value, warn: &mut
     };
     let state = serde_json::to_vec(state).expect("JSON values serialise");
     for (index, hook) in Kind::Poststop.of(hooks).iter().enumerate() {
-        if let Err(failure) = run_one(hook, &state) {
+        if let Err(failure) = run_one(hook, &state, Inherited::default()) {
             warn(&failure.into_error(Kind::Poststop, index, hook).to_string());
         }
     }
@@ -153,7 +166,7 @@ impl Failure {
     }
 }
 
-fn run_one(hook: &Hook, state: &[u8]) -> Result<(), Failure> {
+fn run_one(hook: &Hook, state: &[u8], inherited: Inherited<'_>) -> Result<(), Failure> {
     let mut stdin = memfd("hook-stdin")?;
     stdin.write_all(state).map_err(|e| Failure::Io("write state", e))?;
     stdin.seek(SeekFrom::Start(0)).map_err(|e| Failure::Io("write state", e))?;
@@ -161,13 +174,19 @@ fn run_one(hook: &Hook, state: &[u8]) -> Result<(), Failure> {
     let stderr = memfd("hook-stderr")?;
 
     let mut command = Command::new(hook.path());
-    // args[0] is the program's argv[0], as for execv; env is the hook's
-    // whole environment, nothing of ours leaks into it.
+    // args[0] is the program's argv[0], as for execv; env, when given, is
+    // the hook's whole environment, nothing of ours leaks into it.
     if let Some((arg0, rest)) = hook.args().as_deref().and_then(<[String]>::split_first) {
         std::os::unix::process::CommandExt::arg0(&mut command, arg0);
         command.args(rest);
     }
-    command.env_clear().envs(hook.env().iter().flatten().filter_map(|pair| pair.split_once('=')));
+    if let Some(env) = hook.env().as_deref().or(inherited.env) {
+        command.env_clear().envs(env.iter().filter_map(|pair| pair.split_once('=')));
+    }
+    if let Some(cwd) = inherited.cwd {
+        command.current_dir(cwd);
+    }
+    crate::sys::inherit_stdio_only(&mut command);
     command
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::from(clone(&stdout)?))
@@ -261,7 +280,7 @@ mod tests {
             ]
         }));
         let state = serde_json::json!({"id": "x"});
-        let err = run(Some(&hooks), Kind::Poststart, &state).unwrap_err().to_string();
+        let err = run(Some(&hooks), Kind::Poststart, &state, Inherited::default()).unwrap_err().to_string();
         assert_eq!(err, "error running poststart hook #1: exit status 3, stdout: out, stderr: err");
     }
 
@@ -276,7 +295,35 @@ mod tests {
         }));
         // The test runner has HOME set: it must not reach the hook.
         assert!(std::env::var_os("HOME").is_some());
-        run(Some(&hooks), Kind::Prestart, &serde_json::json!({})).unwrap();
+        run(Some(&hooks), Kind::Prestart, &serde_json::json!({}), Inherited::default()).unwrap();
+    }
+
+    #[test]
+    fn without_env_a_hook_inherits_and_runs_where_told() {
+        let hooks = hook(serde_json::json!({
+            "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "test \"$A\" = 2 && test -z \"$HOME\" && test \"$(pwd)\" = /proc"]}],
+            "poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "test -n \"$HOME\""]}]
+        }));
+        let env = ["A=2".to_string()];
+        let inherited = Inherited { env: Some(&env), cwd: Some(Path::new("/proc")) };
+        run(Some(&hooks), Kind::CreateContainer, &serde_json::json!({}), inherited).unwrap();
+        // Nothing said: the runtime's own environment, as runc's hooks.
+        run(Some(&hooks), Kind::Poststart, &serde_json::json!({}), Inherited::default()).unwrap();
+    }
+
+    #[test]
+    fn a_hook_gets_stdio_alone() {
+        // An fd of ours, not close-on-exec, as an engine may leave one.
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let fd = nix::unistd::dup(&file).unwrap();
+        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())).unwrap();
+        let hooks = hook(serde_json::json!({
+            "poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; exit 1"]}]
+        }));
+        let err = run(Some(&hooks), Kind::Poststart, &serde_json::json!({}), Inherited::default()).unwrap_err().to_string();
+        // 3 is ls's own listing.
+        assert!(err.contains("stdout: 0 1 2 3,"), "{err}");
+        drop(fd);
     }
 
     #[test]
@@ -285,7 +332,7 @@ mod tests {
             "createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "5"], "timeout": 1}]
         }));
         let started = Instant::now();
-        let err = run(Some(&hooks), Kind::CreateRuntime, &serde_json::json!({})).unwrap_err().to_string();
+        let err = run(Some(&hooks), Kind::CreateRuntime, &serde_json::json!({}), Inherited::default()).unwrap_err().to_string();
         assert!(started.elapsed() < Duration::from_secs(3));
         assert!(err.contains("hook ran past specified timeout of 1.0s"), "{err}");
     }
@@ -293,7 +340,7 @@ mod tests {
     #[test]
     fn missing_program_is_an_error_naming_it() {
         let hooks = hook(serde_json::json!({"poststop": [{"path": "/nonexistent/hook"}]}));
-        let err = run(Some(&hooks), Kind::Poststop, &serde_json::json!({})).unwrap_err().to_string();
+        let err = run(Some(&hooks), Kind::Poststop, &serde_json::json!({}), Inherited::default()).unwrap_err().to_string();
         assert!(err.contains("poststop hook #0 (/nonexistent/hook): start"), "{err}");
     }
 }

@@ -58,6 +58,13 @@ pub struct InitArgs<'a> {
     pub tuning: &'a Tuning,
     /// The id-mapped mounts the parent made, to attach (rootfs/idmap.rs).
     pub idmapped: rootfs::IdmappedMounts,
+    /// husk runs as a user, not as the host's root (runc's RootlessEUID):
+    /// to write the id maps the parent must open our /proc files, which it
+    /// may only while we are dumpable; and the user's groups are kept.
+    pub rootless_euid: bool,
+    /// husk itself runs in a user namespace (rootless podman runs it as the
+    /// root of its own): no device can be made, only bound.
+    pub husk_in_user_ns: bool,
 }
 
 type Failure = InitFailure;
@@ -172,6 +179,8 @@ pub struct ExecArgs<'a> {
     /// The process's tuning fields, and the container's personality and
     /// memory policy, converted.
     pub tuning: &'a Tuning,
+    /// husk runs as a user: the user's groups are kept (see InitArgs).
+    pub rootless_euid: bool,
 }
 
 /// Entry point of a process started by `exec`: join the container, wait
@@ -191,9 +200,40 @@ pub fn exec_main(mut args: ExecArgs<'_>) -> ! {
             reset_affinity();
         }
         set_up_terminal(args.process, &mut args.channel, false)?;
-        let (executable, exec) = become_process(args.process, args.tuning, args.seccomp, &mut args.channel, args.preserve_fds)?;
+        let (executable, exec) =
+            become_process(args.process, args.tuning, args.seccomp, &mut args.channel, args.preserve_fds, args.rootless_euid)?;
         exec_process(&executable, exec)
     })();
+    report_and_exit(&args.channel, outcome)
+}
+
+/// Entry point of the intermediate of a rootless `exec`: a user may enter
+/// the container's pid namespace only from inside its user namespace, so
+/// this process joins that first, then forks the process proper, born in
+/// the container's pid and time namespaces, says its pid, and exits.
+pub fn exec_intermediate_main(mut args: ExecArgs<'_>) -> ! {
+    let forked = (|| {
+        non_dumpable()?;
+        args.namespaces.join_user_first().step("join the container's user namespace")?;
+        let guard = args.namespaces.enter_for_children(None).step("join the container's pid namespace")?;
+        let forked = sys::fork_into(0).step("fork the exec'd process")?;
+        if let Forked::Child = forked {
+            // The guard would put the parent back; the child stays born.
+            std::mem::forget(guard);
+        }
+        Ok(forked)
+    })();
+    let outcome = match forked {
+        Ok(Forked::Parent(pid)) => match args.channel.tell(&ChildSays::InitPid(pid.as_raw())).step("report the pid") {
+            Ok(()) => sys::exit_now(0),
+            Err(failure) => Err(failure),
+        },
+        Ok(Forked::Child) => match args.channel.passed(Exchange::InitPid).step("report the pid") {
+            Ok(()) => exec_main(args),
+            Err(failure) => Err(failure),
+        },
+        Err(failure) => Err(failure),
+    };
     report_and_exit(&args.channel, outcome)
 }
 
@@ -246,7 +286,13 @@ fn map_user_namespace(args: &mut InitArgs<'_>) -> Result<(), Failure> {
     if !args.namespaces.creates(CloneFlags::CLONE_NEWUSER) {
         return Ok(());
     }
+    // Dumpable only while nothing of the container runs: the namespace is
+    // new and empty, and the parent is its only other user.
+    if args.rootless_euid {
+        nix::sys::prctl::set_dumpable(true).step("let the parent write the id maps")?;
+    }
     args.channel.ask(Exchange::IdMaps, None).step("wait for id maps")?;
+    non_dumpable()?;
     become_namespace_root()
 }
 
@@ -278,8 +324,8 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
         spec,
         bundle: args.bundle,
         rootfs: args.rootfs.clone(),
-        // Created or joined: either way, devices are bound, not made.
-        user_ns: plan.creates(CloneFlags::CLONE_NEWUSER) || plan.joins(CloneFlags::CLONE_NEWUSER),
+        // Created, joined, or husk's own: devices are bound, not made.
+        user_ns: plan.creates(CloneFlags::CLONE_NEWUSER) || plan.joins(CloneFlags::CLONE_NEWUSER) || args.husk_in_user_ns,
         cgroup_ns: plan.creates(CloneFlags::CLONE_NEWCGROUP),
         no_pivot: args.no_pivot,
         host: args.host,
@@ -309,12 +355,15 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
             lsm::set_keyring_label(None).step("set keyring label")?;
         }
     }
-    let (executable, exec) = become_process(process, args.tuning, args.seccomp, &mut args.channel, args.preserve_fds)?;
+    let (executable, exec) = become_process(process, args.tuning, args.seccomp, &mut args.channel, args.preserve_fds, args.rootless_euid)?;
 
     args.channel.tell(&ChildSays::Ready { timeline: timeline::take() }).step("report ready")?;
     args.channel.wait_for(Exchange::Committed).step("wait for the parent to record the container")?;
     let start = wait_for_start(&args.fifo)?;
-    let started = run_hook_in_container(args, hooks::Kind::StartContainer, Status::Created);
+    // Without `env`, a startContainer hook has the process's environment,
+    // as runc's init has taken it on by then.
+    let inherited = hooks::Inherited { env: Some(&exec.env_strings), cwd: None };
+    let started = run_hook_in_container(args, hooks::Kind::StartContainer, Status::Created, inherited);
     // `start` reads the fifo to its end: a failure here is its error; the
     // end of file when execve closes the fifo is its success.
     let outcome = started.and_then(|()| exec_process(&executable, exec));
@@ -331,11 +380,15 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
 /// the host: the root is not pivoted yet).
 fn run_create_hooks(args: &mut InitArgs<'_>) -> Result<(), Failure> {
     args.channel.ask(Exchange::CreateHooks, None).step("wait for createRuntime hooks")?;
-    run_hook_in_container(args, hooks::Kind::CreateContainer, Status::Creating)
+    // As runc's init runs them: in the rootfs, and without `env` with the
+    // process's environment as configured (HOME is added later).
+    let process = args.spec.process().as_ref().expect("validated: process is present");
+    let inherited = hooks::Inherited { env: Some(process.env().as_deref().unwrap_or_default()), cwd: Some(&args.rootfs) };
+    run_hook_in_container(args, hooks::Kind::CreateContainer, Status::Creating, inherited)
 }
 
 /// Runs hooks of `kind` from the init, with the pid as the container sees it.
-fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status) -> Result<(), Failure> {
+fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status, inherited: hooks::Inherited<'_>) -> Result<(), Failure> {
     let hooks = args.spec.hooks().as_ref();
     if !hooks::any(hooks, &[kind]) {
         return Ok(());
@@ -343,7 +396,7 @@ fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status)
     let mut state = args.state.clone();
     state["status"] = status.as_str().into();
     state["pid"] = std::process::id().into();
-    hooks::run(hooks, kind, &state).step(kind.name())
+    hooks::run(hooks, kind, &state, inherited).step(kind.name())
 }
 
 /// With process.terminal, a pty of the container's devpts becomes the
@@ -388,6 +441,7 @@ fn become_process(
     filter: Option<&seccomp::Filter>,
     channel: &mut ChildEnd,
     preserve_fds: i32,
+    rootless_euid: bool,
 ) -> Result<(PathBuf, Exec), Failure> {
     process::set_rlimits(process).step("set rlimits")?;
     let exec = prepare_exec(process)?;
@@ -403,13 +457,19 @@ fn become_process(
     let capabilities = CapabilityPlan::new(process.capabilities().as_ref());
     capabilities.limit_bounding().step("limit bounding capabilities")?;
     nix::sys::prctl::set_keepcaps(true).step("keep capabilities")?;
-    process::switch_user(process).step("switch user")?;
+    // runc's order: the working directory is entered first as root, who
+    // may traverse what the user may not, and again after the switch only
+    // if root was refused.
+    let entered = process::enter_cwd_as_root(process).step("enter working directory")?;
+    process::switch_user(process, rootless_euid).step("switch user")?;
     // Again: a change of uid or gid resets the dumpable flag to
     // fs.suid_dumpable, which a host may set to 1. Done at once, while the
     // full permitted set (kept above) still keeps container processes out.
     non_dumpable()?;
     nix::sys::prctl::set_keepcaps(false).step("keep capabilities")?;
-    process::enter_cwd(process).step("enter working directory")?;
+    if !entered {
+        process::enter_cwd(process).step("enter working directory")?;
+    }
     if no_new_privs {
         capabilities.apply().step("set capabilities")?;
     }

@@ -51,6 +51,14 @@ pub fn debug(message: &str) {
     }
 }
 
+/// A debug line made only when `--debug` is on: the steps logged on every
+/// call cost nothing otherwise.
+pub fn debug_with(message: impl FnOnce() -> String) {
+    if LOGGER.get().is_some_and(|l| l.debug) {
+        write("debug", &message());
+    }
+}
+
 /// Whether errors should also be printed plainly on stderr (runc does so).
 pub fn has_file() -> bool {
     LOGGER.get().is_some_and(|l| l.file.is_some())

@@ -8,6 +8,7 @@ mod container;
 mod error;
 mod hooks;
 mod host;
+mod id_maps;
 mod init;
 mod intel_rdt;
 mod launch;
@@ -17,6 +18,7 @@ mod netdev;
 mod netlink;
 mod process;
 mod rootfs;
+mod rootless;
 mod security;
 mod signal;
 mod spec;
@@ -39,14 +41,17 @@ fn main() {
     let cli = cli::Cli::parse();
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug);
     match cli::dispatch(cli) {
-        Ok(code) => std::process::exit(code),
+        Ok(code) => {
+            logging::debug_with(|| format!("exit status {code}"));
+            std::process::exit(code)
+        }
         Err(error) => {
             let message = error.to_string();
             logging::error(&message);
             if logging::has_file() {
                 eprintln!("{message}");
             }
-            std::process::exit(1);
+            std::process::exit(error.exit_code());
         }
     }
 }

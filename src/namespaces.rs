@@ -236,6 +236,18 @@ impl NamespacePlan {
         Ok(())
     }
 
+    /// Joins the user namespace given by path, if any, and forgets it: a
+    /// process may not join the user namespace it is in. Returns whether it
+    /// joined one.
+    pub fn join_user_first(&mut self) -> Result<bool, NamespaceError> {
+        let Some(index) = self.joins.iter().position(|j| j.flag == CloneFlags::CLONE_NEWUSER) else {
+            return Ok(false);
+        };
+        let join = self.joins.remove(index);
+        setns(&join.fd, join.flag).map_err(|source| NamespaceError::Sys { op: "join", kind: join.kind.clone(), source })?;
+        Ok(true)
+    }
+
     /// Closes the namespace fds; the init must not carry them into exec.
     pub fn close(&mut self) {
         self.joins.clear();
@@ -284,24 +296,6 @@ pub fn write_time_offsets(spec: &Spec) -> Result<(), NamespaceError> {
         file: "/proc/self/timens_offsets".into(),
         source,
     })
-}
-
-/// Parent side: writes the uid and gid maps of a new user namespace.
-pub fn write_id_maps(pid: nix::unistd::Pid, spec: &Spec) -> Result<(), NamespaceError> {
-    let Some(linux) = spec.linux() else {
-        return Ok(());
-    };
-    let format = |maps: &[oci_spec::runtime::LinuxIdMapping]| {
-        maps.iter()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect::<String>()
-    };
-    for (name, maps) in [("uid_map", linux.uid_mappings()), ("gid_map", linux.gid_mappings())] {
-        let file = format!("/proc/{pid}/{name}");
-        let text = format(maps.as_deref().unwrap_or_default());
-        std::fs::write(&file, text).map_err(|source| NamespaceError::Write { file, source })?;
-    }
-    Ok(())
 }
 
 /// Init side, in a fresh network namespace: runc brings `lo` up.

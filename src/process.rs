@@ -76,12 +76,14 @@ pub fn set_rlimits(process: &Process) -> Result<(), ProcessError> {
 
 /// Becomes the configured user. Supplementary groups are set first, while
 /// husk may still do so; a user namespace whose setgroups is denied keeps
-/// none of them.
-pub fn switch_user(process: &Process) -> Result<(), ProcessError> {
+/// the ones it inherited. Rootless, the user's own groups are kept unless
+/// the config names others, as runc keeps them (it sets none rootless).
+pub fn switch_user(process: &Process, rootless_euid: bool) -> Result<(), ProcessError> {
     let user = process.user();
     let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
     let setgroups_denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
-    if !setgroups_denied {
+    let keep_inherited = rootless_euid && groups.is_empty();
+    if !setgroups_denied && !keep_inherited {
         setgroups(&groups).map_err(sys("setgroups"))?;
     }
     let gid = Gid::from_raw(user.gid());
@@ -154,14 +156,29 @@ fn check_executable(path: &Path, arg0: &str) -> Result<(), ProcessError> {
 /// reached through a leaked host fd (`/proc/self/fd/N`) would give the
 /// process a handle on the host's tree (CVE-2024-21626).
 pub fn enter_cwd(process: &Process) -> Result<(), ProcessError> {
+    enter_cwd_as(process, false).map(drop)
+}
+
+/// `enter_cwd` before the switch to process.user, as runc enters it first:
+/// root may traverse what the user may not. Ok(false) if that was refused
+/// for want of permission (EACCES, EPERM): the process tries again as its
+/// user, who may reach what root may not (a volume root_squashed, say).
+pub fn enter_cwd_as_root(process: &Process) -> Result<bool, ProcessError> {
+    enter_cwd_as(process, true)
+}
+
+fn enter_cwd_as(process: &Process, permission_may_fail: bool) -> Result<bool, ProcessError> {
     let cwd = process.cwd();
     let err = |reason: String| ProcessError::Cwd {
         cwd: cwd.display().to_string(),
         reason,
     };
-    nix::unistd::chdir(cwd).map_err(|e| err(e.to_string()))?;
+    match nix::unistd::chdir(cwd) {
+        Err(Errno::EACCES | Errno::EPERM) if permission_may_fail => return Ok(false),
+        other => other.map_err(|e| err(e.to_string()))?,
+    }
     match nix::unistd::getcwd() {
-        Ok(path) if path.is_absolute() => Ok(()),
+        Ok(path) if path.is_absolute() => Ok(true),
         _ => Err(err("resolves outside the container's root".into())),
     }
 }

@@ -103,24 +103,42 @@ pub struct Container {
     pub shared_pid_ns: bool,
 }
 
+/// The OCI state as runc prints it (`state`, `list -f json`): its fields in
+/// runc's order, since some tools compare the text.
+#[derive(Debug, Serialize)]
+pub struct OciState<'a> {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: &'static str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: &'static str,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: &'a HashMap<String, String>,
+    pub owner: &'a str,
+}
+
 impl Container {
     /// The OCI state with the given status and pid: what `state` prints,
     /// and what hooks read on stdin (with the pid as seen where they run).
     pub fn state_with(&self, status: Status, pid: i32) -> serde_json::Value {
-        let mut state = serde_json::json!({
-            "ociVersion": OCI_VERSION,
-            "id": self.id,
-            "pid": pid,
-            "status": status.as_str(),
-            "bundle": self.bundle,
-            "rootfs": self.rootfs,
-            "created": self.created,
-            "owner": self.owner,
-        });
-        if !self.annotations.is_empty() {
-            state["annotations"] = serde_json::json!(self.annotations);
+        serde_json::to_value(self.state_view(status, pid)).expect("the state serialises")
+    }
+
+    pub fn state_view(&self, status: Status, pid: i32) -> OciState<'_> {
+        OciState {
+            oci_version: OCI_VERSION,
+            id: &self.id,
+            pid,
+            status: status.as_str(),
+            bundle: &self.bundle,
+            rootfs: &self.rootfs,
+            created: &self.created,
+            annotations: &self.annotations,
+            owner: &self.owner,
         }
-        state
     }
 }
 
@@ -182,6 +200,10 @@ impl Store {
         Store { root }
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn dir(&self, id: &str) -> PathBuf {
         self.root.join(id)
     }
@@ -205,6 +227,7 @@ impl Store {
     pub fn load(&self, id: &str) -> Result<Container, StateError> {
         validate_id(id)?;
         let path = self.dir(id).join(STATE_FILE);
+        crate::logging::debug_with(|| format!("loading the state of {id} from {}", path.display()));
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StateError::NotExist(id.to_string())),
@@ -272,6 +295,12 @@ impl Store {
 
     /// The container's status, derived from the living process and the fifo.
     pub fn status(&self, container: &Container) -> Status {
+        let status = self.status_now(container);
+        crate::logging::debug_with(|| format!("{} is {} (init pid {})", container.id, status.as_str(), container.pid));
+        status
+    }
+
+    fn status_now(&self, container: &Container) -> Status {
         if container.pid == 0 {
             Status::Creating
         } else if !process_alive(container.pid, container.pid_start) {
@@ -286,11 +315,30 @@ impl Store {
     }
 
     /// The OCI state, in runc's shape (runc adds rootfs, created and owner).
-    pub fn oci_state(&self, container: &Container) -> serde_json::Value {
+    pub fn oci_state<'a>(&self, container: &'a Container) -> OciState<'a> {
         let status = self.status(container);
         let pid = if status == Status::Stopped || status == Status::Creating { 0 } else { container.pid };
-        container.state_with(status, pid)
+        container.state_view(status, pid)
     }
+
+    /// The owner `list` shows: the name of the user owning the container's
+    /// state directory (runc's), or `#UID` for a uid with no name.
+    pub fn owner_name(&self, id: &str) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(self.dir(id)) else { return String::new() };
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        user_name(&passwd, meta.uid()).unwrap_or_else(|| format!("#{}", meta.uid()))
+    }
+}
+
+/// The name of `uid` in an /etc/passwd text (`list`'s owner; the name
+/// /etc/subuid may give a rootless user's ranges under).
+pub fn user_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
 }
 
 /// The start time of a live (not zombie) process, or None.
@@ -325,6 +373,24 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_names_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nbin:x:2:2:bin:/bin:/usr/sbin/nologin\n";
+        assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_name(passwd, 2).as_deref(), Some("bin"));
+        assert_eq!(user_name(passwd, 7), None);
+    }
+
+    #[test]
+    fn the_state_prints_in_runcs_order() {
+        let c: Container = serde_json::from_value(serde_json::json!({
+            "id": "c", "bundle": "/b", "rootfs": "/b/r", "pid": 9, "pid_start": 1, "created": "t",
+            "annotations": {"k": "v"}, "owner": ""
+        })).unwrap();
+        let text = serde_json::to_string(&c.state_view(Status::Running, 9)).unwrap();
+        assert_eq!(text, r#"{"ociVersion":"1.3.0","id":"c","pid":9,"status":"running","bundle":"/b","rootfs":"/b/r","created":"t","annotations":{"k":"v"},"owner":""}"#);
+    }
 
     #[test]
     fn container_ids() {

@@ -59,7 +59,12 @@ pub fn cpu_max(quota: Option<i64>, period: Option<u64>) -> String {
         Some(q) if q > 0 => q.to_string(),
         _ => "max".to_string(),
     };
-    format!("{quota} {}", period.unwrap_or(100_000))
+    // Without a period, the cgroup keeps its own (an update of the quota
+    // alone must not reset it).
+    match period {
+        Some(period) => format!("{quota} {period}"),
+        None => quota,
+    }
 }
 
 /// Parses a size as runc's `update` flags accept it: bytes, or a number with
@@ -120,7 +125,8 @@ mod tests {
         assert_eq!(limit_or_max(Some(-1)), "max");
         assert_eq!(limit_or_max(Some(10)), "10");
         assert_eq!(cpu_max(Some(50_000), Some(100_000)), "50000 100000");
-        assert_eq!(cpu_max(None, None), "max 100000");
+        assert_eq!(cpu_max(None, None), "max");
+        assert_eq!(cpu_max(Some(20_000), None), "20000");
     }
 
     #[test]

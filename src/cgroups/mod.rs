@@ -11,6 +11,7 @@ pub mod devices;
 pub mod devices_bpf;
 mod scope;
 pub mod stats;
+pub mod sub;
 mod unit_properties;
 mod v1;
 mod v2;
@@ -42,12 +43,32 @@ pub enum CgroupError {
     Devices(#[from] devices_bpf::DeviceFilterError),
     #[error(transparent)]
     Systemd(#[from] crate::systemd::SystemdError),
+    #[error(transparent)]
+    Sub(#[from] sub::SubCgroupError),
 }
 
 impl CgroupError {
+    /// Whether the cgroup was not husk's to make or write (rootless).
+    pub fn is_permission(&self) -> bool {
+        match self {
+            CgroupError::Io { source, .. } => {
+                matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS))
+            }
+            _ => false,
+        }
+    }
+
     pub fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError {
         let path = path.to_path_buf();
         move |source| CgroupError::Io { op, path, source }
+    }
+
+    /// The errno of a failed read or write.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            CgroupError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
     }
 
     pub(crate) fn config(field: &str, message: impl Into<String>) -> CgroupError {
@@ -118,6 +139,24 @@ impl Entry {
 
 /// The cgroup implementation for saved paths: its files. What every verb
 /// but `update` and `delete` needs, whichever driver made the cgroup.
+/// The first limit `resources` asks for, as its config field: what a
+/// container without a cgroup of its own cannot have. Device rules are no
+/// limit here: rootless, runc ignores them too (the devices a container
+/// without privilege can open are those the host lets its user open).
+pub fn first_limit(resources: &LinuxResources) -> Option<&'static str> {
+    let asked = [
+        ("memory", resources.memory().is_some()),
+        ("cpu", resources.cpu().is_some()),
+        ("pids", resources.pids().is_some()),
+        ("blockIO", resources.block_io().is_some()),
+        ("hugepageLimits", resources.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())),
+        ("network", resources.network().is_some()),
+        ("rdma", resources.rdma().as_ref().is_some_and(|r| !r.is_empty())),
+        ("unified", resources.unified().as_ref().is_some_and(|u| !u.is_empty())),
+    ];
+    asked.into_iter().find(|(_, asked)| *asked).map(|(field, _)| field)
+}
+
 pub fn open(paths: &CgroupPaths) -> Box<dyn Cgroup> {
     match paths {
         CgroupPaths::V2(dir) => Box::new(v2::V2 { dir: dir.clone() }),
@@ -203,6 +242,7 @@ pub fn resolve(host: &HostFacts, cgroups_path: Option<&Path>, id: &str) -> Resul
 /// Writes one cgroup file, naming it in the error.
 fn write(dir: &Path, file: &str, value: impl AsRef<[u8]>) -> Result<()> {
     let path = dir.join(file);
+    crate::logging::debug_with(|| format!("cgroup: writing {:?} to {}", String::from_utf8_lossy(value.as_ref()), path.display()));
     std::fs::write(&path, value.as_ref()).map_err(CgroupError::io("write", &path))
 }
 
@@ -226,16 +266,46 @@ fn keyed(dir: &Path, file: &str) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// The pids listed in a cgroup.procs file.
+/// The pids in a cgroup and in every cgroup below it (runc's GetAllPids):
+/// a container may have made cgroups of its own inside its cgroup.
 fn procs(dir: &Path) -> Result<Vec<i32>> {
     let path = dir.join("cgroup.procs");
     let text = std::fs::read_to_string(&path).map_err(CgroupError::io("read", &path))?;
-    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    let mut pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    for sub in sub_cgroups(dir) {
+        // One removed meanwhile has no processes left to list.
+        match procs(&sub) {
+            Ok(more) => pids.extend(more),
+            Err(CgroupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(pids)
 }
 
-/// Removes a cgroup directory, waiting briefly for exiting processes to
-/// leave it (rmdir fails with EBUSY until they have).
+/// The cgroups directly below `dir` (none if it cannot be read).
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect()
+}
+
+/// How many processes are in the cgroup `paths` names already (runc warns
+/// of them; the cgroup is then shared, see CgroupGuard in create).
+pub fn processes_in(paths: &CgroupPaths) -> usize {
+    let first = first_path(paths);
+    if !first.is_dir() {
+        return 0;
+    }
+    open(paths).pids().map(|p| p.len()).unwrap_or(0)
+}
+
+/// Removes a cgroup directory, and first, depth first, the cgroups made
+/// inside it (runc's RemovePath), waiting briefly for exiting processes to
+/// leave each (rmdir fails with EBUSY until they have).
 fn remove_dir(dir: &Path) -> Result<()> {
+    for sub in sub_cgroups(dir) {
+        remove_dir(&sub)?;
+    }
     for _ in 0..500 {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),

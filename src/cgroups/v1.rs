@@ -172,11 +172,21 @@ impl V1 {
                 write(dir, "cpu.shares", shares.to_string())?;
             }
             // The period first: a quota is checked against the current period.
+            // But a shorter period may make the current quota exceed the
+            // parent's share (EINVAL): then the quota first and the period
+            // again, as runc does.
+            let mut refused_period = None;
             if let Some(period) = period {
-                write(dir, "cpu.cfs_period_us", period.to_string())?;
+                match write(dir, "cpu.cfs_period_us", period.to_string()) {
+                    Err(e) if quota.is_some() && e.errno() == Some(libc::EINVAL) => refused_period = Some(period),
+                    other => other?,
+                }
             }
             if let Some(quota) = quota {
                 write(dir, "cpu.cfs_quota_us", quota.to_string())?;
+            }
+            if let Some(period) = refused_period {
+                write(dir, "cpu.cfs_period_us", period.to_string())?;
             }
             if let Some(burst) = cpu.burst() {
                 write(dir, "cpu.cfs_burst_us", burst.to_string())?;
@@ -254,9 +264,7 @@ impl V1 {
         }
         if let Some(list) = r.devices() {
             let dir = self.need("devices", "linux.resources.devices")?;
-            for rule in devices::rules(list) {
-                write(dir, if rule.allow { "devices.allow" } else { "devices.deny" }, rule.v1_line())?;
-            }
+            apply_devices(dir, &devices::rules(list))?;
         }
         Ok(())
     }
@@ -286,18 +294,41 @@ impl V1 {
     }
 }
 
+/// The rules as the smallest change from the cgroup's current ones (see
+/// devices::Emulator), checked after as runc checks them.
+fn apply_devices(dir: &Path, rules: &[devices::DeviceRule]) -> Result<()> {
+    let target = devices::Emulator::from_rules(rules).map_err(|m| CgroupError::config("linux.resources.devices", m))?;
+    let current = || -> Result<devices::Emulator> {
+        let path = dir.join("devices.list");
+        let list = std::fs::read_to_string(&path).map_err(CgroupError::io("read", &path))?;
+        devices::Emulator::from_list(&list).map_err(|message| CgroupError::State { path, message })
+    };
+    for rule in current()?.transition(&target) {
+        write(dir, if rule.allow { "devices.allow" } else { "devices.deny" }, rule.v1_line())?;
+    }
+    // Only a cgroup that denies by default lists all its rules.
+    let after = current()?;
+    let matches = if target.default_allow() { after.default_allow() } else { after == target };
+    if !matches {
+        let message = "the device rules written did not give the rules asked for".to_string();
+        return Err(CgroupError::State { path: dir.to_path_buf(), message });
+    }
+    Ok(())
+}
+
 impl Cgroup for V1 {
     fn create(&self) -> Result<()> {
         if self.is_frozen() {
             let path = self.freezer().map(Path::to_path_buf).unwrap_or_default();
             return Err(CgroupError::State { path, message: "already exists and is frozen".into() });
         }
-        // Every directory is checked before any is made, so a refusal leaves
-        // nothing behind.
-        for dir in self.dirs.values() {
-            super::check_unused(dir)?;
-        }
-        self.make_dirs()
+        // One with processes in it is shared, as runc allows with a
+        // warning (create warns: cgroups::processes_in). A hierarchy that
+        // is not ours to write (rootless) fails after others were made:
+        // those go again.
+        self.make_dirs().inspect_err(|_| {
+            let _ = self.destroy();
+        })
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {

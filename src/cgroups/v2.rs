@@ -38,9 +38,12 @@ impl Cgroup for V2 {
         if self.dir.is_dir() && self.is_frozen() {
             return Err(CgroupError::State { path: self.dir.clone(), message: "already exists and is frozen".into() });
         }
-        super::check_unused(&self.dir)?;
+        // One with processes in it is shared, as runc allows with a
+        // warning (create warns: cgroups::processes_in).
         super::make_dir(&self.dir)?;
-        self.enable_controllers()
+        self.enable_controllers().inspect_err(|_| {
+            let _ = self.destroy();
+        })
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {

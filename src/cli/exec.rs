@@ -58,6 +58,10 @@ pub struct ExecArgs {
     /// Exec even if the container is paused.
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,
+    /// Into a cgroup below the container's: PATH, or CONTROLLER[,...]:PATH
+    /// (cgroup v1); may repeat.
+    #[arg(long = "cgroup")]
+    cgroup: Vec<String>,
     pub id: String,
     /// The command and its arguments (unless -p).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -66,11 +70,17 @@ pub struct ExecArgs {
 
 impl ExecArgs {
     pub fn options(&self, store: &Store) -> Result<ExecOptions> {
+        // That it exists first: the answer engines match.
+        store.load(&self.id)?;
         let process = match &self.process {
             Some(path) => {
                 let text = std::fs::read(path).map_err(Error::io("read", path))?;
                 let mut value: serde_json::Value = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&text))
                     .map_err(|e| UsageError::File(ConfigError::new(path, e.path().to_string(), e.inner().to_string())))?;
+                // No `user` is root, as in runc (whose Go struct zero-fills it).
+                if let Some(object) = value.as_object_mut() {
+                    object.entry("user").or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+                }
                 crate::process::fields::normalize(&mut value, "")
                     .map_err(|(field, problem)| UsageError::File(ConfigError::new(path, field, problem)))?;
                 serde_path_to_error::deserialize(value)
@@ -79,7 +89,8 @@ impl ExecArgs {
             None => self.overlay(store)?,
         };
         if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-            return Err(UsageError::NoExecCommand.into());
+            let error = if self.process.is_some() { UsageError::NoProcessArgs } else { UsageError::NoExecCommand };
+            return Err(error.into());
         }
         Ok(ExecOptions {
             id: self.id.clone(),
@@ -89,6 +100,7 @@ impl ExecArgs {
             preserve_fds: self.preserve_fds as i32,
             ignore_paused: self.ignore_paused,
             console_socket: self.console_socket.clone(),
+            sub_cgroups: crate::cgroups::sub::parse(&self.cgroup).map_err(crate::cgroups::CgroupError::from)?,
             pidfd_socket: self.pidfd_socket.clone(),
         })
     }

@@ -13,6 +13,7 @@ use crate::config_error::ConfigError;
 use crate::container::{self, create::CreateOptions, run};
 use crate::error::{Error, Result};
 use crate::logging;
+use crate::rootless::{Caller, RootlessFlag};
 use crate::state::Store;
 
 /// A command line husk cannot act on.
@@ -20,8 +21,11 @@ use crate::state::Store;
 pub enum UsageError {
     #[error("no command given; see husk --help")]
     NoCommand,
-    #[error("exec: no command given")]
+    /// runc's words, without -p and with it.
+    #[error("process args cannot be empty")]
     NoExecCommand,
+    #[error("args must not be empty")]
+    NoProcessArgs,
     #[error("File {} exists. Remove it first", .0.display())]
     SpecExists(PathBuf),
     #[error("--{flag} {value:?}: {problem}")]
@@ -36,9 +40,10 @@ pub enum UsageError {
 #[derive(Parser, Debug)]
 #[command(name = "husk", about = "An OCI container runtime", disable_version_flag = true)]
 pub struct Cli {
-    /// Root directory for container state.
-    #[arg(long, global = true, default_value = "/run/husk")]
-    pub root: PathBuf,
+    /// Root directory for container state (default /run/husk, or
+    /// $XDG_RUNTIME_DIR/husk when husk is not the host's root).
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Log file (default: stderr).
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -173,6 +178,29 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The verb's name and the container it is about, for the debug log.
+    fn summary(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Command::Create(args) => ("create", Some(&args.id)),
+            Command::Start { id } => ("start", Some(id)),
+            Command::Run { create, .. } => ("run", Some(&create.id)),
+            Command::State { id } => ("state", Some(id)),
+            Command::Kill { id, .. } => ("kill", Some(id)),
+            Command::Delete { id, .. } => ("delete", Some(id)),
+            Command::List { .. } => ("list", None),
+            Command::Pause { id } => ("pause", Some(id)),
+            Command::Resume { id } => ("resume", Some(id)),
+            Command::Ps { id, .. } => ("ps", Some(id)),
+            Command::Events { id, .. } => ("events", Some(id)),
+            Command::Exec(args) => ("exec", Some(&args.id)),
+            Command::Update(args) => ("update", Some(&args.id)),
+            Command::Features => ("features", None),
+            Command::Spec { .. } => ("spec", None),
+        }
+    }
+}
+
 /// Runs the parsed command; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     if cli.version {
@@ -182,25 +210,46 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
         return Err(UsageError::NoCommand.into());
     };
-    let store = Store::new(cli.root.clone());
+    let caller = Caller::read();
+    let rootless = caller.rootless(RootlessFlag::parse(cli.rootless.as_deref()));
+    let root = match &cli.root {
+        Some(root) => root.clone(),
+        None => {
+            let root = caller.default_root();
+            if root != std::path::Path::new(crate::rootless::DEFAULT_ROOT) {
+                crate::rootless::prepare_runtime_dir_root(&root)?;
+            }
+            root
+        }
+    };
+    let store = Store::new(root);
     let mut warn = |message: &str| logging::warn(message);
     // The verbs that put husk's binary inside a container run it from a
     // read-only view first (CVE-2019-5736; see security/exe.rs).
     if matches!(command, Command::Create(_) | Command::Run { .. } | Command::Exec(_)) {
-        crate::security::exe::ensure_read_only_binary(&mut warn)?;
+        crate::security::exe::ensure_read_only_binary(&caller, &mut warn)?;
     }
+    // After that check, which may run husk again from the read-only view.
+    // The verb and the container only: a command's flags may carry secrets
+    // (exec's --env).
+    logging::debug_with(|| {
+        let (verb, id) = command.summary();
+        format!("husk {} {verb} {} (root {})", env!("CARGO_PKG_VERSION"), id.unwrap_or_default(), store.root().display())
+    });
     match command {
         Command::Create(args) => {
-            container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup), &mut warn)?;
+            container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup, rootless, &caller), &mut warn)?;
             Ok(0)
         }
         Command::Start { id } => container::start(&store, &id, &mut warn).map(|()| 0),
         Command::Run { create, detach, keep, .. } => {
-            run_container(&store, &create_options(&create, detach, cli.systemd_cgroup), keep, &mut warn)
+            run_container(&store, &create_options(&create, detach, cli.systemd_cgroup, rootless, &caller), keep, &mut warn)
         }
         Command::State { id } => {
             let container = store.load(&id)?;
-            print_json(&store.oci_state(&container), true);
+            // Without a newline at the end, as runc.
+            let text = serde_json::to_string_pretty(&store.oci_state(&container)).expect("the state serialises");
+            print!("{text}");
             Ok(0)
         }
         Command::Kill { all, id, signal } => {
@@ -214,6 +263,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Spec { bundle, rootless } => write_spec(&bundle, rootless).map(|()| 0),
         Command::Features => {
+            logging::debug("features: printing what this husk supports");
             print_json(&features::features(), true);
             Ok(0)
         }
@@ -221,15 +271,18 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Resume { id } => container::set_paused(&store, &id, false).map(|()| 0),
         Command::Ps { format, id, ps_args } => resources::ps(&store, &id, &format, &ps_args).map(|()| 0),
         Command::Events { stats, interval, id } => resources::events(&store, &id, stats, interval).map(|()| 0),
-        Command::Update(args) => resources::update(&store, &args).map(|()| 0),
-        Command::Exec(args) => container::exec::exec(&store, &args.options(&store)?),
+        Command::Update(args) => resources::update(&store, &args, &mut warn).map(|()| 0),
+        Command::Exec(args) => {
+            let exec = || container::exec::exec(&store, &args.options(&store)?);
+            exec().map_err(|e| Error::ExecFailed(Box::new(e)))
+        }
     }
 }
 
 /// `systemd_cgroup` is the global `--systemd-cgroup`: engines pass it to
 /// every verb, and only create and run read it; later verbs follow the
 /// driver recorded in the state.
-fn create_options(args: &CreateArgs, detached: bool, systemd_cgroup: bool) -> CreateOptions {
+fn create_options(args: &CreateArgs, detached: bool, systemd_cgroup: bool, rootless: bool, caller: &Caller) -> CreateOptions {
     CreateOptions {
         id: args.id.clone(),
         bundle: args.bundle.clone(),
@@ -243,6 +296,8 @@ fn create_options(args: &CreateArgs, detached: bool, systemd_cgroup: bool) -> Cr
         pidfd_socket: args.pidfd_socket.clone(),
         detached,
         systemd_cgroup,
+        rootless,
+        caller: caller.clone(),
     }
 }
 
@@ -273,7 +328,7 @@ fn run_container(store: &Store, opts: &CreateOptions, keep: bool, warn: &mut dyn
     Ok(code)
 }
 
-fn print_json(value: &serde_json::Value, pretty: bool) {
+fn print_json(value: &impl serde::Serialize, pretty: bool) {
     let text = if pretty {
         serde_json::to_string_pretty(value)
     } else {
@@ -291,10 +346,19 @@ fn list(store: &Store, format: &str, quiet: bool) {
         return;
     }
     if format == "json" {
-        // runc prints `null` for no containers; engines parse either.
-        let states: Vec<_> = containers.iter().map(|c| store.oci_state(c)).collect();
-        let value = if states.is_empty() { serde_json::Value::Null } else { serde_json::Value::from(states) };
-        print_json(&value, false);
+        // runc prints `null` for no containers; engines parse either. The
+        // owner is the state directory's, by name, as runc's list has it.
+        let owners: Vec<String> = containers.iter().map(|c| store.owner_name(&c.id)).collect();
+        let states: Vec<_> = containers
+            .iter()
+            .zip(&owners)
+            .map(|(c, owner)| crate::state::OciState { owner, ..store.oci_state(c) })
+            .collect();
+        if states.is_empty() {
+            println!("null");
+        } else {
+            print_json(&states, false);
+        }
         return;
     }
     let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
@@ -302,11 +366,11 @@ fn list(store: &Store, format: &str, quiet: bool) {
         let state = store.oci_state(c);
         rows.push([
             c.id.clone(),
-            state["pid"].to_string(),
-            state["status"].as_str().unwrap_or_default().to_string(),
+            state.pid.to_string(),
+            state.status.to_string(),
             c.bundle.display().to_string(),
             c.created.clone(),
-            c.owner.clone(),
+            store.owner_name(&c.id),
         ]);
     }
     let _ = std::io::stdout().write_all(format_table(&rows).as_bytes());
@@ -336,6 +400,7 @@ fn format_table(rows: &[[String; 6]]) -> String {
 
 fn write_spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {
     let path = bundle.join(crate::spec::CONFIG_FILE);
+    logging::debug_with(|| format!("spec: writing a default config (rootless: {rootless}) to {}", path.display()));
     if path.exists() {
         return Err(UsageError::SpecExists(path).into());
     }
@@ -379,7 +444,7 @@ mod tests {
     #[test]
     fn flags_in_both_spellings() {
         let a = Cli::try_parse_from(["husk", "--root", "/x", "--log-format=json", "kill", "c", "9"]).unwrap();
-        assert_eq!(a.root, PathBuf::from("/x"));
+        assert_eq!(a.root, Some(PathBuf::from("/x")));
         assert_eq!(a.log_format, logging::Format::Json);
         assert!(Cli::try_parse_from(["husk", "--bogus", "state", "c"]).is_err());
     }

@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 use crate::state::{Container, Status, Store};
 
 /// runc's `update` flags; any given flag overrides the same field of `-r`.
+/// Numbers are taken as text and parsed here, as runc does, so that negative
+/// values (`--cpu-quota -1`, `--memory -1`) are values, not flags.
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
     /// A JSON LinuxResources file, or `-` for standard input.
@@ -23,18 +25,24 @@ pub struct UpdateArgs {
     resources: Option<PathBuf>,
     #[arg(long = "blkio-weight")]
     blkio_weight: Option<u16>,
-    #[arg(long = "cpu-period")]
-    cpu_period: Option<u64>,
-    #[arg(long = "cpu-quota")]
-    cpu_quota: Option<i64>,
-    #[arg(long = "cpu-burst")]
-    cpu_burst: Option<u64>,
-    #[arg(long = "cpu-share")]
-    cpu_share: Option<u64>,
-    #[arg(long = "cpu-rt-period")]
-    cpu_rt_period: Option<u64>,
-    #[arg(long = "cpu-rt-runtime")]
-    cpu_rt_runtime: Option<i64>,
+    /// CFS period (µs).
+    #[arg(long = "cpu-period", allow_hyphen_values = true)]
+    cpu_period: Option<String>,
+    /// CFS quota (µs) per period; -1 for none.
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    cpu_quota: Option<String>,
+    /// CFS burst (µs).
+    #[arg(long = "cpu-burst", allow_hyphen_values = true)]
+    cpu_burst: Option<String>,
+    #[arg(long = "cpu-share", allow_hyphen_values = true)]
+    cpu_share: Option<String>,
+    #[arg(long = "cpu-rt-period", allow_hyphen_values = true)]
+    cpu_rt_period: Option<String>,
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    cpu_rt_runtime: Option<String>,
+    /// 1 for SCHED_IDLE, 0 for the default.
+    #[arg(long = "cpu-idle", allow_hyphen_values = true)]
+    cpu_idle: Option<String>,
     #[arg(long = "cpuset-cpus")]
     cpuset_cpus: Option<String>,
     #[arg(long = "cpuset-mems")]
@@ -47,16 +55,42 @@ pub struct UpdateArgs {
     /// Memory plus swap; -1 for unlimited swap.
     #[arg(long = "memory-swap", allow_hyphen_values = true)]
     memory_swap: Option<String>,
+    /// Obsolete: ignored with a warning, as runc does.
     #[arg(long = "kernel-memory", allow_hyphen_values = true, hide = true)]
     kernel_memory: Option<String>,
+    /// Obsolete: ignored with a warning, as runc does.
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true, hide = true)]
+    kernel_memory_tcp: Option<String>,
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pids_limit: Option<i64>,
+    pids_limit: Option<String>,
     pub id: String,
+}
+
+/// A flag's number: unsigned ones refuse a sign, as runc's ParseUint.
+fn number(flag: &'static str, value: &Option<String>, signed: bool) -> Result<Option<Value>, UsageError> {
+    let Some(text) = value.as_deref() else { return Ok(None) };
+    let bad = |problem: &str| UsageError::Flag { flag, value: text.to_string(), problem: problem.to_string() };
+    if signed {
+        text.parse::<i64>().map(|n| Some(n.into())).map_err(|_| bad("expected an integer"))
+    } else {
+        text.parse::<u64>().map(|n| Some(n.into())).map_err(|_| bad("expected a non-negative integer"))
+    }
+}
+
+/// A flag's size: -1, or bytes with an optional k/m/g suffix.
+fn size(flag: &'static str, value: &Option<String>) -> Result<Option<Value>, UsageError> {
+    let Some(text) = value.as_deref() else { return Ok(None) };
+    if text == "-1" {
+        return Ok(Some((-1).into()));
+    }
+    parse_size(text)
+        .map(|n| Some(n.into()))
+        .map_err(|e| UsageError::Flag { flag, value: text.to_string(), problem: e.to_string() })
 }
 
 impl UpdateArgs {
     /// The resources asked for, as the spec's JSON.
-    fn to_json(&self) -> Result<Value> {
+    fn to_json(&self, warn: &mut dyn FnMut(&str)) -> Result<Value> {
         let mut resources = match &self.resources {
             None => json!({}),
             Some(path) => {
@@ -73,33 +107,55 @@ impl UpdateArgs {
                 })?
             }
         };
-        let size = |flag: &'static str, value: &Option<String>| -> Result<Option<i64>, UsageError> {
-            value
-                .as_deref()
-                .map(|v| parse_size(v).map_err(|e| UsageError::Flag { flag, value: v.to_string(), problem: e.to_string() }))
-                .transpose()
-        };
         let mut set = |section: &str, key: &str, value: Option<Value>| {
             if let Some(value) = value {
                 resources[section][key] = value;
             }
         };
-        set("memory", "limit", size("memory", &self.memory)?.map(Value::from));
-        set("memory", "reservation", size("memory-reservation", &self.memory_reservation)?.map(Value::from));
-        set("memory", "swap", size("memory-swap", &self.memory_swap)?.map(Value::from));
-        set("memory", "kernel", size("kernel-memory", &self.kernel_memory)?.map(Value::from));
-        set("cpu", "shares", self.cpu_share.map(Value::from));
-        set("cpu", "quota", self.cpu_quota.map(Value::from));
-        set("cpu", "period", self.cpu_period.map(Value::from));
-        set("cpu", "burst", self.cpu_burst.map(Value::from));
-        set("cpu", "realtimePeriod", self.cpu_rt_period.map(Value::from));
-        set("cpu", "realtimeRuntime", self.cpu_rt_runtime.map(Value::from));
+        set("memory", "limit", size("memory", &self.memory)?);
+        set("memory", "reservation", size("memory-reservation", &self.memory_reservation)?);
+        set("memory", "swap", size("memory-swap", &self.memory_swap)?);
+        set("cpu", "shares", number("cpu-share", &self.cpu_share, false)?);
+        set("cpu", "quota", number("cpu-quota", &self.cpu_quota, true)?);
+        set("cpu", "period", number("cpu-period", &self.cpu_period, false)?);
+        set("cpu", "burst", number("cpu-burst", &self.cpu_burst, false)?);
+        set("cpu", "realtimePeriod", number("cpu-rt-period", &self.cpu_rt_period, false)?);
+        set("cpu", "realtimeRuntime", number("cpu-rt-runtime", &self.cpu_rt_runtime, true)?);
+        set("cpu", "idle", number("cpu-idle", &self.cpu_idle, true)?);
         set("cpu", "cpus", self.cpuset_cpus.clone().map(Value::from));
         set("cpu", "mems", self.cpuset_mems.clone().map(Value::from));
         set("blockIO", "weight", self.blkio_weight.map(Value::from));
-        set("pids", "limit", self.pids_limit.map(Value::from));
+        set("pids", "limit", number("pids-limit", &self.pids_limit, true)?);
+        for (flag, value) in [("kernel-memory", &self.kernel_memory), ("kernel-memory-tcp", &self.kernel_memory_tcp)] {
+            if value.is_some() {
+                warn(&format!("Setting --{flag} is ignored and will be removed"));
+            }
+        }
+        if update_rules(&mut resources) {
+            warn("Kernel memory settings are ignored and will be removed");
+        }
         Ok(resources)
     }
+}
+
+/// What runc's `update` makes of the resources, whatever their source: no
+/// kernel memory (obsolete) and no device rules (`update` cannot know all of
+/// a container's devices, so runc leaves the cgroup's rules alone); and a
+/// memory limit of -1 without a swap limit lifts both, or v1 would refuse
+/// an unlimited memory under a limited memory+swap. True if kernel memory
+/// was asked for (runc warns).
+fn update_rules(resources: &mut Value) -> bool {
+    let mut kernel = false;
+    if let Some(memory) = resources.get_mut("memory").and_then(Value::as_object_mut) {
+        kernel = memory.remove("kernel").is_some() | memory.remove("kernelTCP").is_some();
+        if memory.get("limit").and_then(Value::as_i64) == Some(-1) && memory.get("swap").is_none_or(Value::is_null) {
+            memory.insert("swap".into(), (-1).into());
+        }
+    }
+    if let Some(object) = resources.as_object_mut() {
+        object.remove("devices");
+    }
+    kernel
 }
 
 /// The cgroup of a container that is alive.
@@ -117,11 +173,12 @@ fn live_cgroup(store: &Store, id: &str) -> Result<(Container, Box<dyn Cgroup>)> 
     Ok((container, cgroup))
 }
 
-pub fn update(store: &Store, args: &UpdateArgs) -> Result<()> {
+pub fn update(store: &Store, args: &UpdateArgs, warn: &mut dyn FnMut(&str)) -> Result<()> {
     let (_, cgroup) = live_cgroup(store, &args.id)?;
-    let value = args.to_json()?;
+    let value = args.to_json(warn)?;
     // Named after the file given, or the flags that made the resources.
     let source = args.resources.clone().unwrap_or_else(|| "update flags".into());
+    crate::logging::debug_with(|| format!("update {}: resources {value}", args.id));
     let resources: LinuxResources = serde_path_to_error::deserialize(value)
         .map_err(|e| UsageError::File(ConfigError::new(source, e.path().to_string(), e.inner().to_string())))?;
     Ok(cgroup.apply(&resources)?)
@@ -130,9 +187,10 @@ pub fn update(store: &Store, args: &UpdateArgs) -> Result<()> {
 pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
     // Whatever the status, as runc: a stopped container lists what is left
     // in its cgroup (nothing, or what outlived its init).
+    // Without a cgroup (rootless), the processes of its pid namespace.
     let container = store.load(id)?;
-    let paths = container.cgroup.as_ref().ok_or_else(|| LifecycleError::NoCgroup(id.to_string()))?;
-    let pids = cgroups::open(paths).pids().unwrap_or_default();
+    let pids = crate::container::container_processes(&container);
+    crate::logging::debug_with(|| format!("ps {id}: processes: {pids:?}"));
     if format == "json" {
         // runc marshals an empty list as Go's nil slice: `null`.
         let json = if pids.is_empty() { "null".to_string() } else { serde_json::to_string(&pids).expect("pids serialise") };
@@ -166,17 +224,27 @@ pub fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<(
     Ok(())
 }
 
+/// One line of `events`, in runc's field order (types/events.go).
+#[derive(serde::Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<cgroups::stats::Stats>,
+}
+
 /// Prints `{"type":"stats",…}` once with `--stats`; otherwise streams stats
 /// every interval and an `{"type":"oom",…}` line for each OOM kill, until the
 /// container stops.
 pub fn events(store: &Store, id: &str, once: bool, interval: Duration) -> Result<()> {
     let (container, cgroup) = live_cgroup(store, id)?;
-    let emit = |value: Value| {
+    let emit = |event: Event| {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{value}");
+        let _ = writeln!(out, "{}", serde_json::to_string(&event).expect("events serialise"));
         let _ = out.flush();
     };
-    let stats = |cgroup: &dyn Cgroup| json!({"type": "stats", "id": id, "data": cgroup.stats()});
+    let stats = |cgroup: &dyn Cgroup| Event { kind: "stats", id, data: Some(cgroup.stats()) };
     if once {
         emit(stats(cgroup.as_ref()));
         return Ok(());
@@ -188,7 +256,7 @@ pub fn events(store: &Store, id: &str, once: bool, interval: Duration) -> Result
     loop {
         let seen = cgroup.oom_kills();
         for _ in ooms..seen {
-            emit(json!({"type": "oom", "id": id}));
+            emit(Event { kind: "oom", id, data: None });
         }
         ooms = seen;
         if matches!(store.status(&container), Status::Stopped) {
@@ -199,5 +267,32 @@ pub fn events(store: &Store, id: &str, once: bool, interval: Duration) -> Result
             next_stats = Instant::now() + interval;
         }
         std::thread::sleep(tick);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unlimited_memory_lifts_swap_unless_given() {
+        let mut r = json!({"memory": {"limit": -1}, "devices": [{"allow": true}]});
+        assert!(!update_rules(&mut r));
+        assert_eq!(r, json!({"memory": {"limit": -1, "swap": -1}}));
+        let mut r = json!({"memory": {"limit": -1, "swap": 1000, "kernel": 5}});
+        assert!(update_rules(&mut r));
+        assert_eq!(r, json!({"memory": {"limit": -1, "swap": 1000}}));
+        let mut r = json!({"memory": {"limit": 1000}});
+        update_rules(&mut r);
+        assert_eq!(r, json!({"memory": {"limit": 1000}}));
+    }
+
+    #[test]
+    fn numbers_as_runc_parses_them() {
+        assert_eq!(number("cpu-quota", &Some("-1".into()), true).unwrap(), Some((-1).into()));
+        assert!(number("cpu-period", &Some("-1".into()), false).is_err());
+        assert!(number("cpu-quota", &Some("abc".into()), true).is_err());
+        assert_eq!(size("memory", &Some("-1".into())).unwrap(), Some((-1).into()));
+        assert_eq!(size("memory", &Some("1m".into())).unwrap(), Some((1 << 20).into()));
     }
 }

@@ -30,7 +30,9 @@ use crate::logging;
 use crate::namespaces::NamespacePlan;
 use crate::intel_rdt;
 use crate::netdev;
+use crate::id_maps::{self, IdMapPlan};
 use crate::process::fields::{self, Tuning};
+use crate::rootless::Caller;
 use crate::rootfs;
 use crate::spec;
 use crate::state::{self, Container, EXEC_FIFO, ExecDefaults, Status, Store};
@@ -55,6 +57,11 @@ pub struct CreateOptions {
     pub detached: bool,
     /// `--systemd-cgroup`: the cgroup is a systemd scope.
     pub systemd_cgroup: bool,
+    /// `--rootless`, decided: a cgroup husk may not make is skipped when
+    /// the config asks for no limits.
+    pub rootless: bool,
+    /// Who husk runs as: how the id maps are written.
+    pub caller: Caller,
 }
 
 /// A created container, waiting for `start`.
@@ -81,10 +88,20 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     }
     let spec = &loaded.spec;
     // Decided before the id is claimed, so that a refusal leaves nothing.
-    let plan = Plan::new(&loaded, &bundle, opts)?;
+    let mut plan = Plan::new(&loaded, &bundle, opts)?;
     phase("spec loaded");
-
     let reservation = store.reserve(&opts.id)?;
+    // Once the id is ours (a duplicate id is refused first): a cgroup
+    // that already has processes is shared, as runc 1.1 allows with this
+    // warning (a systemd unit is always new: Scope refuses one in use).
+    if plan.systemd.is_none() {
+        let found = cgroups::processes_in(&plan.cgroup);
+        if found > 0 {
+            warn(&format!("container's cgroup is not empty: {found} process(es) found"));
+            plan.shared_cgroup = true;
+        }
+    }
+
     // Recorded before anything is made, so that `delete` can undo a create
     // that was killed half-way, cgroup included. What later verbs need of
     // the config is kept too: they must not depend on the bundle.
@@ -104,6 +121,12 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         shared_pid_ns: !plan.namespaces.creates(CloneFlags::CLONE_NEWPID),
     };
     store.save(&container)?;
+    if plan.shared_cgroup {
+        // Before anything is made: a `delete` of a create killed half-way
+        // must leave the cgroup too.
+        let marker = store.dir(&opts.id).join(super::SHARED_CGROUP);
+        std::fs::write(&marker, b"").map_err(Error::io("mark the cgroup shared", &marker))?;
+    }
     store.save_exec_defaults(&opts.id, &ExecDefaults {
         process: spec.process().clone().expect("validated: process is present"),
         seccomp: loaded.seccomp.clone(),
@@ -133,6 +156,8 @@ struct Plan {
     /// Read once, for the cgroup's path and the init's mounts.
     host: HostFacts,
     cgroup: CgroupPaths,
+    /// The cgroup had processes in it already (create warned).
+    shared_cgroup: bool,
     /// The unit that will hold the cgroup, with the systemd driver, and
     /// the unit properties the annotations ask for.
     systemd: Option<SystemdUnit>,
@@ -147,6 +172,9 @@ struct Plan {
     /// The id-mapped mounts, made before anything else: a source that
     /// cannot be id-mapped is a config error that leaves nothing.
     idmapped: rootfs::IdmappedMounts,
+    /// How a new user namespace's maps are written; a mapping the caller
+    /// may not have is a config error before anything is made.
+    id_maps: Option<IdMapPlan>,
 }
 
 impl Plan {
@@ -182,7 +210,22 @@ impl Plan {
             }
             other => Error::from(other),
         })?;
-        Ok(Plan { namespaces, console, script: Script::new(&route), host, cgroup, systemd, unit_properties, net_devices, tuning, idmapped, intel_rdt })
+        let id_maps = route.creates_user_ns.then(|| id_map_plan(loaded, &opts.caller)).transpose()?;
+        Ok(Plan {
+            namespaces,
+            console,
+            script: Script::new(&route),
+            host,
+            cgroup,
+            shared_cgroup: false,
+            systemd,
+            unit_properties,
+            net_devices,
+            tuning,
+            idmapped,
+            intel_rdt,
+            id_maps,
+        })
     }
 
     /// The init enters its cgroup itself where it can: cloned straight into
@@ -200,6 +243,14 @@ impl Plan {
             None => cgroups::open(&self.cgroup),
         }
     }
+}
+
+fn id_map_plan(loaded: &spec::Loaded, caller: &Caller) -> Result<IdMapPlan> {
+    let linux = loaded.spec.linux().as_ref();
+    let uid = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default();
+    let gid = linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default();
+    id_maps::plan(uid, gid, &id_maps::Host::read(caller))
+        .map_err(|e| spec::SpecError::Field(ConfigError::new(&loaded.file, e.field, e.problem)).into())
 }
 
 /// The config's tuning fields, converted, with the CPUs and memory nodes
@@ -231,13 +282,15 @@ fn set_up(
     phase: &dyn Fn(&str),
 ) -> Result<Created> {
     let spec = &loaded.spec;
-    let linux = spec.linux().as_ref();
-    let cgroup_paths = plan.cgroup.clone();
-    let cgroup = CgroupGuard::create(plan.cgroup_driver(&opts.id), linux.and_then(|l| l.resources().as_ref()))?;
+    let cgroup = make_cgroup(&plan, opts, loaded)?;
+    let cgroup_paths = cgroup.as_ref().map(|_| plan.cgroup.clone());
+    if cgroup.is_none() {
+        container.cgroup = None;
+    }
     phase("cgroup ready");
     let fifo = make_exec_fifo(&reservation.dir)?;
     let (mut parent_end, init_end) = launch::pair(&plan.script)?;
-    let cgroup_entry = plan.enters_cgroup_itself().then(|| cgroup.get().entry());
+    let cgroup_entry = cgroup.as_ref().filter(|_| plan.enters_cgroup_itself()).map(|c| c.get().entry());
     let args = InitArgs {
         id: &opts.id,
         spec,
@@ -253,9 +306,11 @@ fn set_up(
         seccomp: loaded.seccomp.as_ref(),
         cgroup_entry,
         host: &plan.host,
-        cgroup: Some(&cgroup_paths),
+        cgroup: cgroup_paths.as_ref(),
         tuning: &plan.tuning,
         idmapped: plan.idmapped,
+        rootless_euid: opts.caller.euid != 0,
+        husk_in_user_ns: opts.caller.in_user_ns,
     };
 
     let mut children = Children::default();
@@ -263,8 +318,8 @@ fn set_up(
     phase("init cloned");
     let state = container.state_with(Status::Creating, 0);
     let part = ParentPart {
-        id_maps: Some(spec),
-        cgroup: Some(cgroup.get()),
+        id_maps: plan.id_maps.as_ref(),
+        cgroup: cgroup.as_ref().map(|c| c.get()),
         oom_score_adj: spec.process().as_ref().and_then(|p| p.oom_score_adj()),
         hooks: spec.hooks().as_ref(),
         state: &state,
@@ -289,11 +344,42 @@ fn set_up(
     }
     parent::commit(&mut parent_end)?;
     children.release();
-    cgroup.release();
+    if let Some(cgroup) = cgroup {
+        cgroup.release();
+    }
     rdt.release();
     reservation.keep();
     phase("recorded");
     Ok(Created { container, console: launched.console })
+}
+
+/// Makes the container's cgroup. Rootless, a cgroup husk may not make is
+/// skipped, as runc's rootless cgroup manager skips it, when the config
+/// names no cgroup and asks for no limits: the container then stays in
+/// husk's own cgroup. Asked-for limits are an error naming them.
+fn make_cgroup(plan: &Plan, opts: &CreateOptions, loaded: &spec::Loaded) -> Result<Option<CgroupGuard>> {
+    let linux = loaded.spec.linux().as_ref();
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    let error = match CgroupGuard::create(plan.cgroup_driver(&opts.id), resources, plan.shared_cgroup) {
+        Ok(guard) => return Ok(Some(guard)),
+        Err(error) if error.is_permission() => error,
+        Err(error) => return Err(error.into()),
+    };
+    if !opts.rootless {
+        if opts.caller.euid != 0 {
+            return Err(super::LifecycleError::NotRootCgroup { euid: opts.caller.euid, source: error }.into());
+        }
+        return Err(error.into());
+    }
+    if let Some(field) = resources.and_then(cgroups::first_limit) {
+        let problem = format!("cannot be applied: rootless husk may not make the container's cgroup ({error})");
+        return Err(spec::SpecError::Field(ConfigError::new(&loaded.file, format!("linux.resources.{field}"), problem)).into());
+    }
+    if linux.and_then(|l| l.cgroups_path().as_ref()).is_some() {
+        return Err(error.into());
+    }
+    logging::debug(&format!("create {}: no cgroup of its own ({error})", opts.id));
+    Ok(None)
 }
 
 /// Clones the init, straight into its namespaces (and its cgroup, if it
@@ -366,14 +452,19 @@ impl Drop for RdtGuard {
 /// `Children`, it is dropped after it).
 struct CgroupGuard {
     cgroup: Option<Box<dyn Cgroup>>,
+    /// The cgroup had someone else's processes in it: never killed or
+    /// removed by us.
+    shared: bool,
 }
 
 impl CgroupGuard {
-    fn create(cgroup: Box<dyn Cgroup>, resources: Option<&oci_spec::runtime::LinuxResources>) -> Result<Self> {
-        // Checked and made before the guard exists: a cgroup that is in use
-        // by someone else is refused, and never killed or removed by us.
+    /// A `shared` cgroup had processes of someone else's in it: a failed
+    /// create leaves it, and them, alone.
+    fn create(cgroup: Box<dyn Cgroup>, resources: Option<&oci_spec::runtime::LinuxResources>, shared: bool) -> cgroups::Result<Self> {
+        // Made before the guard exists: a cgroup refused (frozen, a systemd
+        // unit in use) is never killed or removed by us.
         cgroup.create()?;
-        let guard = CgroupGuard { cgroup: Some(cgroup) };
+        let guard = CgroupGuard { cgroup: Some(cgroup), shared };
         let cgroup = guard.get();
         if let Some(resources) = resources {
             cgroup.apply(resources)?;
@@ -392,7 +483,9 @@ impl CgroupGuard {
 
 impl Drop for CgroupGuard {
     fn drop(&mut self) {
-        if let Some(cgroup) = self.cgroup.take() {
+        if let Some(cgroup) = self.cgroup.take()
+            && !self.shared
+        {
             let _ = cgroup.signal_all(libc::SIGKILL);
             let _ = cgroup.destroy();
         }

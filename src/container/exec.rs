@@ -34,6 +34,8 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// `--console-socket`.
     pub console_socket: Option<PathBuf>,
+    /// `--cgroup`: cgroups below the container's to go into instead.
+    pub sub_cgroups: Option<cgroups::sub::SubCgroups>,
     /// `--pidfd-socket`.
     pub pidfd_socket: Option<PathBuf>,
 }
@@ -52,6 +54,8 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         Status::Paused if !opts.ignore_paused => return Err(LifecycleError::ExecPaused.into()),
         _ => {}
     }
+    let debug = |step: &str| crate::logging::debug_with(|| format!("exec {}: {step}", opts.id));
+    debug(&format!("running {:?} in the container of init pid {}", opts.process.args().as_deref().unwrap_or_default(), container.pid));
     let terminal = opts.process.terminal() == Some(true);
     let console_target = console::target(terminal, opts.detach, opts.console_socket.as_deref()).map_err(launch::LaunchError::from)?;
     let defaults = store.load_exec_defaults(&opts.id)?;
@@ -61,8 +65,18 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         .map_err(|(field, problem)| LifecycleError::ExecProcess { field, problem })?;
     let tuning = tuning(opts, &defaults)?;
     let listener = defaults.seccomp.as_ref().and_then(|f| f.listener());
-    let script = Script::new(&Route { terminal: console_target.is_some(), seccomp_listener: listener.is_some(), ..Route::exec() });
     let namespaces = NamespacePlan::of_process(container.pid)?;
+    // Rootless, the container's pid namespace may be joined only from
+    // inside its user namespace: an intermediate joins that first.
+    let rootless_euid = !nix::unistd::geteuid().is_root();
+    let intermediate = rootless_euid && namespaces.joins(nix::sched::CloneFlags::CLONE_NEWUSER);
+    let script = Script::new(&Route {
+        terminal: console_target.is_some(),
+        seccomp_listener: listener.is_some(),
+        intermediate,
+        ..Route::exec()
+    });
+    debug("joining the init's namespaces and cgroup");
     if !opts.detach {
         run::take_over_signals()?;
     }
@@ -70,7 +84,11 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     // Into the container's cgroup at birth and by itself, as the init (see
     // cgroups::Entry): before it joins the container's mount namespace, the
     // host's cgroup files are still in its view.
-    let cgroup = container.cgroup.as_ref().map(cgroups::open);
+    let paths = match (&container.cgroup, &opts.sub_cgroups) {
+        (Some(paths), Some(subs)) => Some(cgroups::sub::apply(paths, subs).map_err(cgroups::CgroupError::from)?),
+        (paths, _) => paths.clone(),
+    };
+    let cgroup = paths.as_ref().map(cgroups::open);
     let entry = cgroup.as_ref().map(|c| c.entry());
     // execCPUAffinity.initial: the CPUs the process runs on until it is in
     // the container's cgroup, where it is born (cgroup2) or which it joins
@@ -80,7 +98,11 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         Some(cpus) => Some(set_initial_affinity(cpus)?),
         None => None,
     };
-    let spawned = spawn::clone_into(&namespaces, None, entry.as_ref());
+    let spawned = if intermediate {
+        spawn::fork_intermediate().map(|forked| Spawned { forked, born_in_cgroup: false })
+    } else {
+        spawn::clone_into(&namespaces, None, entry.as_ref())
+    };
     if let (Ok(Spawned { forked: Forked::Parent(_), .. }) | Err(_), Some(own)) = (&spawned, &own_affinity) {
         let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), own);
     }
@@ -88,20 +110,25 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let pid = match forked {
         Forked::Child => {
             parent_end.channel().close_in_child();
-            init::exec_main(ExecArgs {
+            let args = ExecArgs {
                 process: &opts.process,
                 namespaces,
                 channel: child_end,
                 seccomp: defaults.seccomp.as_ref(),
                 preserve_fds: opts.preserve_fds,
-                cgroup_entry: entry,
+                // Placed by the parent, when forked by an intermediate
+                // outside the cgroup.
+                cgroup_entry: entry.filter(|_| !intermediate),
                 tuning: &tuning,
-            })
+                rootless_euid,
+            };
+            if intermediate { init::exec_intermediate_main(args) } else { init::exec_main(args) }
         }
         Forked::Parent(pid) => pid,
     };
     drop(child_end);
     drop(namespaces);
+    debug(&format!("spawned pid {pid} (born in the cgroup: {born_in_cgroup})"));
     let mut children = Children::default();
     children.push(pid);
 
@@ -117,20 +144,27 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         net_devices: &[],
     };
     let launched = parent::converse(&mut parent_end, &part, pid, born_in_cgroup, &mut children)?;
+    // The process proper, when an intermediate forked it.
+    let pid = launched.pid;
+    debug(&format!("pid {pid} set up and executing"));
     if let Some(socket) = &opts.pidfd_socket {
         pidfd::send(socket, pid, pidfd::ProcessKind::Exec).map_err(launch::LaunchError::from)?;
     }
     if let Some(pid_file) = &opts.pid_file {
+        debug(&format!("writing pid file {}", pid_file.display()));
         write_pid_file(pid_file, pid)?;
     }
     children.release();
     if opts.detach {
         return Ok(0);
     }
-    match launched.console {
+    debug(&format!("waiting for pid {pid}{}", if launched.console.is_some() { " and proxying its terminal" } else { "" }));
+    let code = match launched.console {
         Some(master) => proxy::proxy(pid, master),
         None => run::wait_forwarding(pid),
-    }
+    }?;
+    debug(&format!("pid {pid} exited: status {code}"));
+    Ok(code)
 }
 
 /// The process's tuning fields (its own, and the container's personality

@@ -64,7 +64,14 @@ pub enum LifecycleError {
     Kill { pid: i32, signal: i32, source: Errno },
     #[error("become a subreaper: {0}")]
     Subreaper(Errno),
+    #[error("--rootless false, but husk runs as uid {euid}, not as the host's root: {source}")]
+    NotRootCgroup { euid: u32, source: crate::cgroups::CgroupError },
 }
+
+/// A file in the state directory of a container placed in a cgroup that
+/// had processes in it already (create warned, as runc does): the cgroup is
+/// not the container's, and `delete` leaves it, and what is in it, alone.
+pub(crate) const SHARED_CGROUP: &str = "cgroup.shared";
 
 /// Written beside and renamed, so a reader never sees a partial pid.
 pub fn write_pid_file(path: &Path, pid: nix::unistd::Pid) -> Result<(), LifecycleError> {
@@ -112,12 +119,17 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
             Err(source) => return Err(LifecycleError::ExecFifo { op: "poll", path: fifo_path, source }.into()),
         }
     }
+    crate::logging::debug_with(|| format!("start {id}: the init (pid {}) opened the exec fifo", container.pid));
     let report = read_to_end(&fifo, &fifo_path)?;
     nix::unistd::unlink(&fifo_path).map_err(|source| LifecycleError::ExecFifo { op: "remove", path: fifo_path.clone(), source })?;
     match report.split_first() {
         Some((b'0', [])) => {}
         // The init's failure, as it would have told `create`.
         Some((b'0', failure)) => match serde_json::from_slice::<InitFailure>(failure) {
+            // runc's order: its init has said "go" before it runs the
+            // startContainer hooks, so `start` succeeds, poststart runs,
+            // and the container is simply stopped. husk says why.
+            Ok(failure) if failure.step == hooks::Kind::StartContainer.name() => warn(&failure.message),
             Ok(failure) => return Err(crate::launch::LaunchError::Init(failure).into()),
             Err(_) => return Err(LifecycleError::InitExitedBeforeStart.into()),
         },
@@ -125,9 +137,10 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
     }
     // The program runs: poststart hooks, in our namespaces. If one fails,
     // the container is stopped (the spec's lifecycle, step 9).
+    crate::logging::debug_with(|| format!("start {id}: the container's process runs; poststart hooks"));
     let state = container.state_with(Status::Running, container.pid);
-    if let Err(e) = hooks::run(container.hooks.as_ref(), hooks::Kind::Poststart, &state) {
-        let _ = kill_and_wait(&container);
+    if let Err(e) = hooks::run(container.hooks.as_ref(), hooks::Kind::Poststart, &state, hooks::Inherited::default()) {
+        let _ = kill_and_wait(&container, store.dir(id).join(SHARED_CGROUP).exists());
         return Err(e.into());
     }
     if let (Some(notify), Some(socket)) = (&notify, &notify_socket) {
@@ -175,6 +188,7 @@ pub fn signal(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     // without one of its own would lose only its init to a SIGKILL: as in
     // runc 1.2, it goes to every process of the container.
     let all = all || (signal == libc::SIGKILL && container.shared_pid_ns);
+    crate::logging::debug_with(|| format!("kill {id}: signal {signal} to {}", if all { "every process of its cgroup" } else { "its init" }));
     if all && let Some(paths) = &container.cgroup {
         return Ok(cgroups::open(paths).signal_all(signal)?);
     }
@@ -228,15 +242,18 @@ pub fn delete(store: &Store, id: &str, force: bool, warn: &mut dyn FnMut(&str)) 
         }
         Err(e) => return Err(e.into()),
     };
+    let shared = store.dir(id).join(SHARED_CGROUP).exists();
     match store.status(&container) {
         Status::Stopped | Status::Creating => {}
-        Status::Created => kill_and_wait(&container)?,
-        Status::Running | Status::Paused if force => kill_and_wait(&container)?,
+        Status::Created => kill_and_wait(&container, shared)?,
+        Status::Running | Status::Paused if force => kill_and_wait(&container, shared)?,
         status @ (Status::Running | Status::Paused) => {
             return Err(LifecycleError::DeleteNotStopped { id: id.to_string(), status }.into());
         }
     }
-    if let Some(paths) = &container.cgroup {
+    if let Some(paths) = &container.cgroup
+        && !shared
+    {
         // Through its driver: a systemd scope is stopped, not just removed.
         let cgroup = cgroups::open_managed(paths, container.systemd.as_ref(), id);
         // Stray processes (left by an init that died) go with the cgroup.
@@ -261,12 +278,17 @@ pub fn set_paused(store: &Store, id: &str, paused: bool) -> Result<()> {
         return Err(LifecycleError::CannotPauseResume { verb, status }.into());
     }
     let paths = container.cgroup.as_ref().ok_or_else(|| LifecycleError::NoCgroup(id.to_string()))?;
+    crate::logging::debug_with(|| format!("{id}: {} its cgroup", if paused { "freezing" } else { "thawing" }));
     Ok(cgroups::open(paths).set_frozen(paused)?)
 }
 
 /// SIGKILLs every process of the container and waits until the init is gone.
-fn kill_and_wait(container: &Container) -> Result<()> {
-    for pid in container_processes(container) {
+/// In a shared cgroup, the init alone: the others in the cgroup may not be
+/// the container's (with a pid namespace of its own, its processes go with
+/// its init).
+fn kill_and_wait(container: &Container, shared_cgroup: bool) -> Result<()> {
+    let targets = if shared_cgroup { vec![container.pid] } else { container_processes(container) };
+    for pid in targets {
         let _ = crate::sys::kill_raw(pid, libc::SIGKILL);
     }
     // A frozen (v1) task only dies once thawed.

@@ -71,6 +71,8 @@ pub enum LaunchError {
     #[error(transparent)]
     Namespace(#[from] crate::namespaces::NamespaceError),
     #[error(transparent)]
+    IdMap(#[from] crate::id_maps::IdMapError),
+    #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     NetDevice(#[from] crate::netdev::NetDeviceError),

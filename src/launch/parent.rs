@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::unistd::Pid;
-use oci_spec::runtime::{Hooks, Spec};
+use oci_spec::runtime::Hooks;
 
 use super::channel::Transport;
 use super::console::{self, ConsoleTarget};
@@ -18,14 +18,13 @@ use super::spawn::Children;
 use super::LaunchError;
 use crate::cgroups::Cgroup;
 use crate::hooks;
-use crate::namespaces;
 use crate::security::seccomp::Listener;
 
 /// What the parent brings to a launch; `create` and `exec` fill it in.
 pub struct ParentPart<'a> {
-    /// The config whose `linux.uidMappings` and `gidMappings` are written
-    /// into a new user namespace.
-    pub id_maps: Option<&'a Spec>,
+    /// How `linux.uidMappings` and `gidMappings` are written into a new
+    /// user namespace.
+    pub id_maps: Option<&'a crate::id_maps::IdMapPlan>,
     /// The cgroup the process must be in before it goes on.
     pub cgroup: Option<&'a dyn Cgroup>,
     /// process.oomScoreAdj, written by the parent (see `place`).
@@ -65,8 +64,8 @@ pub fn converse<T: Transport<ParentSays, ChildSays>>(
         match exchange {
             Exchange::IdMaps => {
                 conversation.receive(exchange)?;
-                if let Some(spec) = part.id_maps {
-                    namespaces::write_id_maps(first, spec)?;
+                if let Some(plan) = part.id_maps {
+                    crate::id_maps::write(plan, first)?;
                 }
                 conversation.reply(exchange)?;
             }
@@ -88,7 +87,7 @@ pub fn converse<T: Transport<ParentSays, ChildSays>>(
                 conversation.receive(exchange)?;
                 let state = with_pid(part.state, launched.pid);
                 for kind in hooks::RUNTIME_CREATE {
-                    hooks::run(part.hooks, *kind, &state)?;
+                    hooks::run(part.hooks, *kind, &state, hooks::Inherited::default())?;
                 }
                 conversation.reply(exchange)?;
             }

@@ -69,7 +69,8 @@ pub struct Route {
     pub launching: Launching,
     /// A new user namespace, whose id maps the parent writes.
     pub creates_user_ns: bool,
-    /// Through an intermediate process that enters namespaces one by one.
+    /// Through an intermediate process that enters namespaces one by one
+    /// (and says the pid of the process it forks).
     pub intermediate: bool,
     /// prestart or createRuntime hooks, which the parent runs.
     pub runtime_create_hooks: bool,
@@ -109,7 +110,11 @@ impl Script {
             // Before anything else: until it is mapped, the new user
             // namespace's root can do nothing.
             (Exchange::IdMaps, init && route.creates_user_ns),
-            (Exchange::InitPid, init && route.intermediate),
+            // The intermediate forked the process and says its pid: always
+            // for an init that enters namespaces one by one, and for an
+            // exec'd process of a rootless husk, which must join the
+            // container's user namespace before its pid namespace.
+            (Exchange::InitPid, route.intermediate),
             // Before the init makes its cgroup namespace, whose root must be
             // the container's cgroup.
             (Exchange::Placed, true),
@@ -193,7 +198,10 @@ mod tests {
         assert_eq!(script(route), [Placed, Console, SeccompListener, Exec]);
         // An exec'd process joins the container's user namespace, already
         // mapped, and runs no create hooks, whatever the plan says.
-        let route = Route { creates_user_ns: true, intermediate: true, runtime_create_hooks: true, ..Route::exec() };
+        let route = Route { creates_user_ns: true, runtime_create_hooks: true, ..Route::exec() };
         assert_eq!(script(route), [Placed, Exec]);
+        // Rootless, it is forked by an intermediate inside that namespace.
+        let route = Route { intermediate: true, ..Route::exec() };
+        assert_eq!(script(route), [InitPid, Placed, Exec]);
     }
 }

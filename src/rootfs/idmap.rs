@@ -195,7 +195,8 @@ pub fn map_text(ranges: &[Range]) -> String {
     ranges.iter().map(|r| format!("{} {} {}\n", r.container, r.host, r.size)).collect()
 }
 
-/// The detached, id-mapped mounts made for a config, by mount index. The
+/// The detached mounts the parent made for a config, by mount index:
+/// id-mapped ones, and in a user namespace every bind source, cloned. The
 /// init attaches each in place of the bind mount; the fds are close-on-exec.
 #[derive(Default)]
 pub struct IdmappedMounts {
@@ -258,7 +259,40 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts, RootfsError
         })?;
         made.trees.push((request.index, tree));
     }
+    clone_bind_sources(spec, bundle, &mut made)?;
     Ok(made)
+}
+
+/// In a user namespace (made or joined), the init is root of that
+/// namespace only: a bind source only the host's root may reach (under a
+/// 0700 directory of root's) is out of its reach. So every bind source is
+/// cloned here, by the parent, still the host's root, and the init attaches
+/// the clone as it attaches an id-mapped one (runc 1.1 opens them before
+/// its init joins the user namespace, for the same reason).
+fn clone_bind_sources(spec: &Spec, bundle: &Path, made: &mut IdmappedMounts) -> Result<(), RootfsError> {
+    if container_mapping(spec).is_none() {
+        return Ok(());
+    }
+    for (index, mount) in spec.mounts().iter().flatten().enumerate() {
+        let opts = options::parse(mount.options().as_deref().unwrap_or_default());
+        let bind = opts.is_bind() || mount.typ().as_deref() == Some("bind");
+        if !bind || made.get(index).is_some() {
+            continue;
+        }
+        let field = format!("mounts[{index}].source");
+        let source = mount.source().clone().unwrap_or_default();
+        let source = if source.is_absolute() { source } else { bundle.join(source) };
+        let path = c_string(&field, source.as_os_str().as_bytes())?;
+        let tree = match mount_api::clone_tree(&path, opts.flags.contains(MsFlags::MS_REC)) {
+            Ok(tree) => tree,
+            // A rootless husk may not clone mounts at all, and reaches no
+            // more than its init does: the init binds them itself.
+            Err(nix::errno::Errno::EPERM) => return Ok(()),
+            Err(e) => return Err(RootfsError::sys("clone bind source", &source, e)),
+        };
+        made.trees.push((index, tree));
+    }
+    Ok(())
 }
 
 fn c_string(field: &str, bytes: &[u8]) -> Result<CString, RootfsError> {

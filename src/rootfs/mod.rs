@@ -120,6 +120,7 @@ pub fn enter(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
     let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
     let new_root = nix::fcntl::open(rootfs, flags, Mode::empty()).map_err(err("open"))?;
     if plan.no_pivot {
+        hide_host_pseudo_filesystems(plan)?;
         nix::unistd::fchdir(&new_root).map_err(err("chdir"))?;
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(err("move"))?;
         nix::unistd::chroot(".").map_err(err("chroot"))?;
@@ -135,6 +136,43 @@ pub fn enter(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
         umount2(".", MntFlags::MNT_DETACH).map_err(err("detach old root, from"))?;
     }
     nix::unistd::chdir("/").map_err(err("chdir / in"))
+}
+
+/// Without pivot_root the host's mounts stay in the container's mount
+/// namespace, under the rootfs moved over `/`. A full proc or sysfs mount
+/// among them would let a process of the container that makes a user
+/// namespace mount a fresh, unmasked procfs or sysfs (the kernel allows it
+/// where a full one is already visible): as runc 1.1.5's msMoveRoot, each
+/// is detached, or covered with a tmpfs where it cannot be.
+fn hide_host_pseudo_filesystems(plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
+    for point in host_pseudo_filesystems(plan.host, &plan.rootfs) {
+        // Our detaching must not reach the host's mount namespace.
+        match mount(None::<&str>, point, None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>) {
+            // Below one detached already.
+            Err(Errno::ENOENT) => continue,
+            other => other.map_err(|e| RootfsError::sys("make a slave of", point, e))?,
+        }
+        match umount2(point, MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            // Locked by a user namespace: covered instead.
+            Err(Errno::EINVAL | Errno::EPERM) => {
+                mount(Some("tmpfs"), point, Some("tmpfs"), MsFlags::empty(), None::<&str>)
+                    .map_err(|e| RootfsError::sys("cover", point, e))?;
+            }
+            Err(e) => return Err(RootfsError::sys("detach", point, e)),
+        }
+    }
+    Ok(())
+}
+
+/// The full (root-of-filesystem) proc and sysfs mounts of the host outside
+/// `rootfs`, in mount order.
+fn host_pseudo_filesystems<'a>(host: &'a HostFacts, rootfs: &Path) -> Vec<&'a Path> {
+    host.mounts
+        .iter()
+        .filter(|m| (m.fs_type == "proc" || m.fs_type == "sysfs") && m.root == "/" && !m.mount_point.starts_with(rootfs))
+        .map(|m| m.mount_point.as_path())
+        .collect()
 }
 
 /// After the pivot: read-only paths, masked paths, and a read-only root.
@@ -162,6 +200,14 @@ pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
             for path in masked {
                 mask(&root, &null, Path::new(path))?;
             }
+        }
+    }
+    // A tmpfs /dev asked read-only was mounted writable, to be filled.
+    for entry in spec.mounts().iter().flatten() {
+        let opts = options::parse(entry.options().as_deref().unwrap_or_default());
+        let dev_ro = entry.typ().as_deref() == Some("tmpfs") && tmpfs::is_dev(entry.destination()) && opts.flags.contains(MsFlags::MS_RDONLY);
+        if dev_ro && let Some(dev) = open_existing(&root, Path::new("/dev"))? {
+            remount(&dev, Path::new("/dev"), opts.flags - MsFlags::MS_REC - MsFlags::MS_REMOUNT)?;
         }
     }
     if spec.root().as_ref().is_some_and(|r| r.readonly() == Some(true)) {
@@ -268,6 +314,15 @@ fn parent_mount<'a>(path: &Path, host: &'a HostFacts) -> &'a Path {
 mod tests {
     use super::*;
     use crate::host::recorded;
+
+    #[test]
+    fn host_proc_and_sys_hidden_without_pivot() {
+        let host = recorded::v1_hybrid();
+        let found = host_pseudo_filesystems(&host, Path::new("/work/bundle/rootfs"));
+        assert_eq!(found, [Path::new("/proc"), Path::new("/sys")]);
+        // Not what is already inside the rootfs.
+        assert!(host_pseudo_filesystems(&host, Path::new("/")).is_empty());
+    }
 
     #[test]
     fn parent_mount_of_a_rootfs() {

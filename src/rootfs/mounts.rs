@@ -85,6 +85,9 @@ fn fresh_entry(
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
     let destination = entry.destination();
+    if typ == "proc" || typ == "sysfs" {
+        refuse_unless_directory(ctx, destination, typ)?;
+    }
     let target = target_dir(ctx, destination)?;
     let source = entry.source().clone().unwrap_or_else(|| PathBuf::from(typ));
     let flags = opts.flags - MsFlags::MS_REMOUNT;
@@ -117,26 +120,56 @@ fn fresh_entry(
     finish(&mounted, destination, opts)
 }
 
+/// proc and sysfs go on an ordinary directory or where there is nothing
+/// yet: a symlink there is refused, not followed, in runc's words. Mounts
+/// through a symlink swapped in at /proc were the way of CVE-2019-19921.
+fn refuse_unless_directory(ctx: &MountContext<'_>, destination: &Path, typ: &str) -> Result<(), RootfsError> {
+    let found = super::resolve::open_in_root(ctx.root, destination, OFlag::O_PATH | OFlag::O_NOFOLLOW);
+    let fd = match found {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(RootfsError::sys("open mount target", destination, e)),
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| RootfsError::sys("stat mount target", destination, e))?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return Ok(());
+    }
+    Err(RootfsError::Host {
+        what: format!("mount {typ} on {}", destination.display()),
+        message: format!("filesystem {typ:?} must be mounted on ordinary directory"),
+    })
+}
+
 fn bind_entry(ctx: &MountContext<'_>, index: usize, entry: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
     let destination = entry.destination();
     let source = entry.source().clone().unwrap_or_default();
     let source = if source.is_absolute() { source } else { ctx.bundle.join(source) };
-    // Open the source once, so the inode we check is the inode we bind.
-    let source_fd = nix::fcntl::open(&source, OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| RootfsError::sys("open bind source", &source, e))?;
-    let is_dir = nix::sys::stat::fstat(&source_fd)
+    let tree = ctx.idmapped.get(index);
+    // Open the source once, so the inode we check is the inode we bind; a
+    // clone the parent made is that inode already (in a user namespace
+    // the source may be out of our reach: idmap.rs).
+    let (source_fd, stat) = match tree {
+        Some(tree) => (None, nix::sys::stat::fstat(tree)),
+        None => {
+            let fd = nix::fcntl::open(&source, OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                .map_err(|e| RootfsError::sys("open bind source", &source, e))?;
+            let stat = nix::sys::stat::fstat(&fd);
+            (Some(fd), stat)
+        }
+    };
+    let is_dir = stat
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
         .map_err(|e| RootfsError::sys("stat bind source", &source, e))?;
     let leaf = if is_dir { Leaf::Directory } else { Leaf::File };
     let target = create_in_root(ctx.root, destination, leaf)
         .map_err(|e| RootfsError::sys("create mount target", destination, e))?;
-    if let Some(tree) = ctx.idmapped.get(index) {
-        // Cloned from the source and id-mapped by the parent (idmap.rs).
+    if let Some(tree) = tree {
+        // Cloned from the source (and maybe id-mapped) by the parent.
         sys::mount_api::move_tree(tree, target.as_fd())
-            .map_err(|e| RootfsError::sys(&format!("attach id-mapped {} on", source.display()), destination, e))?;
-    } else {
+            .map_err(|e| RootfsError::sys(&format!("attach the clone of {} on", source.display()), destination, e))?;
+    } else if let Some(source_fd) = &source_fd {
         let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-        mount(Some(&fd_path(&source_fd)), &fd_path(&target), None::<&str>, flags, None::<&str>)
+        mount(Some(&fd_path(source_fd)), &fd_path(&target), None::<&str>, flags, None::<&str>)
             .map_err(|e| RootfsError::sys(&format!("bind {} on", source.display()), destination, e))?;
     }
     // The bound mount must be opened anew: `target` still names the inode

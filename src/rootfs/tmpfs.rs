@@ -51,7 +51,10 @@ pub fn mount_tmpfs(ctx: &MountContext<'_>, index: usize, entry: &Mount, opts: &M
     let data = lsm::format_mount_label(&data, label);
     let data = (!data.is_empty()).then_some(data.as_str());
     let mut flags = opts.flags - MsFlags::MS_REMOUNT;
-    if opts.tmpcopyup {
+    // A read-only /dev is filled first: finalize makes it read-only, as
+    // runc's finalizeRootfs does.
+    let dev = is_dev(destination);
+    if opts.tmpcopyup || dev {
         flags -= MsFlags::MS_RDONLY;
     }
     if let Some(tree) = ctx.idmapped.get(index) {
@@ -74,11 +77,16 @@ pub fn mount_tmpfs(ctx: &MountContext<'_>, index: usize, entry: &Mount, opts: &M
         copy_xattrs(image.as_fd(), copy.as_fd()).map_err(fail("tmpcopyup: copy xattrs of"))?;
         futimens(&copy, &atime(&st), &mtime(&st)).map_err(fail("tmpcopyup: set times of"))?;
     }
-    if opts.tmpcopyup && opts.flags.contains(MsFlags::MS_RDONLY) {
+    if opts.tmpcopyup && !dev && opts.flags.contains(MsFlags::MS_RDONLY) {
         mount(None::<&str>, &fd_path(&mounted), None::<&str>, flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>)
             .map_err(|e| RootfsError::sys("remount read-only", destination, e))?;
     }
     finish(&mounted, destination, opts)
+}
+
+/// The destination is the container's /dev (`/dev`, `/dev/`, `//dev`...).
+pub(super) fn is_dev(destination: &Path) -> bool {
+    super::resolve::relative(destination) == Path::new("dev")
 }
 
 /// The mount data of a tmpfs over a directory of mode `mode`: `mode=` first,

@@ -351,6 +351,12 @@ fn rules<'a>(profile: &'a LinuxSeccomp, default: u32, warnings: &mut Vec<String>
                     "SCMP_ACT_NOTIFY cannot be used for sendmsg: the init passes the notify fd with it",
                 );
             }
+            // runc's words. The init writes to the exec fifo and the
+            // channel after the filter is in, and the agent could not
+            // answer a write it has not yet been given the fd to see.
+            if action == RET_USER_NOTIF && name == "write" {
+                return invalid(format!("{field}.names[{j}]"), "SCMP_ACT_NOTIFY cannot be used for the write syscall");
+            }
             if !known_anywhere(name) {
                 warnings.push(format!("{field}.names[{j}]: unknown system call {name:?}, ignored"));
             }

@@ -226,12 +226,9 @@ fn linux_paths(spec: &Spec) -> Result<(), Invalid> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    for (i, path) in linux.masked_paths().iter().flatten().enumerate() {
-        absolute(format!("linux.maskedPaths[{i}]"), path)?;
-    }
-    for (i, path) in linux.readonly_paths().iter().flatten().enumerate() {
-        absolute(format!("linux.readonlyPaths[{i}]"), path)?;
-    }
+    // maskedPaths and readonlyPaths may be relative: runc 1.1 and 1.4 take
+    // them from the container's root (its init is in `/` by then), and so
+    // does husk (rootfs::finalize).
     for (i, device) in linux.devices().iter().flatten().enumerate() {
         absolute(format!("linux.devices[{i}].path"), &device.path().to_string_lossy())?;
     }

@@ -103,6 +103,32 @@ pub fn cloexec_from(first: RawFd) -> nix::Result<()> {
     Errno::result(ret).map(drop)
 }
 
+/// Makes the child of `cmd` start with its stdio alone: every other fd it
+/// would inherit is marked close-on-exec between fork and exec, as Go's
+/// os/exec gives runc's hooks only what it names. The hooks husk runs must
+/// not hold its channel, exec fifo or seccomp listener.
+pub fn inherit_stdio_only(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure makes only async-signal-safe
+    // syscalls (close_range, else fcntl) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            if cloexec_from(3).is_err() {
+                // A kernel without close_range (before 5.9): each fd up to
+                // the soft limit, without the allocation a listing takes.
+                let limit = libc::sysconf(libc::_SC_OPEN_MAX).clamp(3, 65536) as RawFd;
+                for fd in 3..limit {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags >= 0 {
+                        libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Marks every fd from `first` upwards close-on-exec by listing
 /// /proc/self/fd, as runc does: for a kernel, or a seccomp profile, without
 /// close_range(2).
@@ -394,4 +420,51 @@ pub fn set_window_size(fd: BorrowedFd<'_>, size: &libc::winsize) -> nix::Result<
     // SAFETY: TIOCSWINSZ only reads one winsize from the pointer, which
     // points at `size`, alive for the call.
     Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, size as *const libc::winsize) }).map(drop)
+}
+
+/// `read_only_view` of the running binary for a caller without privilege
+/// over its own mount namespace (rootless husk): a child cloned into a new
+/// user and mount namespace, where it holds CAP_SYS_ADMIN, makes the view
+/// and leaves it in the fd table it shares with the caller (CLONE_FILES),
+/// at the number of a placeholder the caller opened first. The view is a
+/// read-only clone of the binary's mount, owned by a mount namespace
+/// nobody is in.
+///
+/// The child opens the binary by its path: /proc/self/exe still names the
+/// mount of the namespace it left, which open_tree refuses. That the path
+/// still leads to the running binary is checked (device and inode).
+pub fn read_only_view_of_exe_unprivileged() -> nix::Result<OwnedFd> {
+    use nix::sys::stat::{fstat, stat};
+    let exe = std::ffi::CString::new(std::fs::read_link("/proc/self/exe").map_err(|_| Errno::ENOENT)?.into_os_string().into_encoded_bytes())
+        .map_err(|_| Errno::EINVAL)?;
+    let running = stat(c"/proc/self/exe")?;
+    let placeholder = nix::fcntl::open(c"/dev/null", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+    let slot = placeholder.as_raw_fd();
+    match fork_into(libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_FILES)? {
+        Forked::Child => {
+            // The fd table is the caller's: close nothing of it but our own.
+            let made = read_only_view(&exe).and_then(|view| {
+                let seen = fstat(&view)?;
+                if (seen.st_dev, seen.st_ino) != (running.st_dev, running.st_ino) {
+                    return Err(Errno::ESTALE);
+                }
+                // SAFETY: dup3 onto the placeholder's number replaces it
+                // atomically in the shared table; both fds are valid.
+                Errno::result(unsafe { libc::dup3(view.as_raw_fd(), slot, libc::O_CLOEXEC) })
+            });
+            let code = match made {
+                Ok(_) => 0,
+                Err(e) => e as i32,
+            };
+            // SAFETY: _exit ends the child without running the caller's
+            // destructors or flushing its buffers; the view's own fd closes
+            // with it, its duplicate in the shared table stays.
+            unsafe { libc::_exit(code & 0xff) }
+        }
+        Forked::Parent(child) => match nix::sys::wait::waitpid(child, None)? {
+            nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(placeholder),
+            nix::sys::wait::WaitStatus::Exited(_, errno) => Err(Errno::from_raw(errno)),
+            _ => Err(Errno::ECHILD),
+        },
+    }
 }

@@ -468,6 +468,11 @@ fn errors_name_the_field() {
             "linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for sendmsg: the init passes the notify fd with it",
         ),
         (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
+                   "syscalls": [{"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]}),
+            "linux.seccomp.syscalls[0].names[0]: SCMP_ACT_NOTIFY cannot be used for the write syscall",
+        ),
+        (
             json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "m"}),
             "linux.seccomp.listenerMetadata: must not be set without listenerPath",
         ),
