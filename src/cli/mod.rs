@@ -88,6 +88,9 @@ pub struct CreateArgs {
     /// Pass N extra fds (from 3 on) to the container.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Unix socket to send a pidfd of the container's init to.
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     pub id: String,
 }
 
@@ -292,6 +295,7 @@ fn create_options(args: &CreateArgs, detached: bool, systemd_cgroup: bool, rootl
         listen_fds: crate::activation::listen_fds(),
         notify_socket: crate::activation::host_notify_socket(),
         console_socket: args.console_socket.clone(),
+        pidfd_socket: args.pidfd_socket.clone(),
         detached,
         systemd_cgroup,
         rootless,

@@ -23,6 +23,7 @@ use crate::host::{self, HostFacts, Topology};
 use crate::init::{self, InitArgs};
 use crate::launch::console::{self, ConsoleTarget};
 use crate::launch::parent::{self, ParentPart};
+use crate::launch::pidfd;
 use crate::launch::spawn::{self, Children, Spawned};
 use crate::launch::{self, Launching, ParentEnd, Route, Script};
 use crate::logging;
@@ -50,6 +51,8 @@ pub struct CreateOptions {
     pub notify_socket: Option<PathBuf>,
     /// `--console-socket`.
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`.
+    pub pidfd_socket: Option<PathBuf>,
     /// `create` and `run -d`: husk will not stay with the container.
     pub detached: bool,
     /// `--systemd-cgroup`: the cgroup is a systemd scope.
@@ -339,6 +342,9 @@ fn set_up(
     container.pid = launched.pid.as_raw();
     container.pid_start = state::start_time(container.pid).ok_or(super::LifecycleError::InitExitedDuringCreate)?;
     store.save(&container)?;
+    if let Some(socket) = &opts.pidfd_socket {
+        pidfd::send(socket, launched.pid, pidfd::ProcessKind::Init).map_err(launch::LaunchError::from)?;
+    }
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, launched.pid)?;
     }
