@@ -332,6 +332,7 @@ fn set_up(
         console: plan.console.as_ref(),
         listener: loaded.seccomp.as_ref().and_then(|f| f.listener()),
         net_devices: &plan.net_devices,
+        placement_may_fail: false,
     };
     let launched = parent::converse(&mut parent_end, &part, first, born_in_cgroup, &mut children)?;
     phase("init ready");

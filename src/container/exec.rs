@@ -142,6 +142,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         console: console_target.as_ref(),
         listener,
         net_devices: &[],
+        placement_may_fail: rootless_euid,
     };
     let launched = parent::converse(&mut parent_end, &part, pid, born_in_cgroup, &mut children)?;
     // The process proper, when an intermediate forked it.
