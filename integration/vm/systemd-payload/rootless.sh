@@ -38,6 +38,9 @@ bundle() {
 }
 
 if [ $mode = hybrid ]; then
+    # No lingering here: a runtime directory of the user's own.
+    xdg=$home/xdg
+    mkdir -p "$xdg" && chown "$uid:$gid" "$xdg" && chmod 700 "$xdg"
     bundle v1
     as_user "$HUSK" --systemd-cgroup run -d --bundle "$home/v1" rl-v1 </dev/null >/tmp/rl-v1.out 2>&1
     rc=$?
