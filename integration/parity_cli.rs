@@ -544,7 +544,7 @@ fn kill_delete_and_ps_answer_as_the_shim_parses_them() {
         let global = ["--log", log_str.as_str(), "--log-format", "json"];
         let last_error = || {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let line = text.lines().filter(|l| l.contains("\"error\"")).last().unwrap_or_default().to_string();
+            let line = text.lines().rfind(|l| l.contains("\"error\"")).unwrap_or_default().to_string();
             let entry: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{}: no JSON error line in {text}", rt.name));
             entry["msg"].as_str().unwrap_or_default().to_string()
         };

@@ -8,60 +8,17 @@
 #[path = "common/mod.rs"]
 mod common;
 use common::*;
+use common::fd_socket::FdSocket;
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-/// The listening end of a pidfd socket, in the bundle's directory.
-struct PidfdSocket {
-    listener: UnixListener,
-    path: PathBuf,
-}
-
-impl PidfdSocket {
-    fn new(b: &Bundle, name: &str) -> PidfdSocket {
-        let path = b.dir.join(format!("{name}.sock"));
-        let listener = UnixListener::bind(&path).expect("bind the pidfd socket");
-        listener.set_nonblocking(true).unwrap();
-        PidfdSocket { listener, path }
-    }
-
-    fn path(&self) -> &str {
-        self.path.to_str().unwrap()
-    }
-
-    /// The runtime's one message, already waiting (the verb has returned):
-    /// its payload and the one fd it carried.
-    fn receive(&self) -> (String, OwnedFd) {
-        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-        let (stream, _) = self.listener.accept().expect("a connection on the pidfd socket before the verb returned");
-        stream.set_nonblocking(false).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut buf = [0u8; 256];
-        let mut space = nix::cmsg_space!([RawFd; 4]);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-            .expect("recvmsg on the pidfd socket");
-        let mut fds = Vec::new();
-        for cmsg in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(received) = cmsg {
-                // SAFETY: SCM_RIGHTS fds are new entries of our fd table,
-                // made by this recvmsg; nothing else owns them.
-                fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-            }
-        }
-        let bytes = msg.bytes;
-        let payload = String::from_utf8_lossy(&buf[..bytes]).into_owned();
-        assert_eq!(fds.len(), 1, "one fd with the message {payload:?}");
-        let mut rest = [0u8; 64];
-        let more = nix::unistd::read(&stream, &mut rest).expect("read after the message");
-        assert_eq!(more, 0, "more than one message");
-        (payload, fds.pop().unwrap())
-    }
+/// A pidfd socket in the bundle's directory: the runtime's message must be
+/// waiting once the verb has returned.
+fn pidfd_socket(b: &Bundle, name: &str) -> FdSocket {
+    FdSocket::new(&b.dir, name, "pidfd socket")
 }
 
 /// The pid a pidfd refers to (its fdinfo's `Pid:`), and that it is one.
@@ -86,11 +43,11 @@ fn exits_within(pidfd: &OwnedFd, wait: Duration) -> bool {
 #[test]
 fn create_sends_a_pidfd_of_the_init() {
     let mut b = Bundle::new(&["sleep", "100"]);
-    let socket = PidfdSocket::new(&b, "pidfd");
+    let socket = pidfd_socket(&b, "pidfd");
     let id = b.id("pidfd-create");
     let out = b.husk(&["create", "--pidfd-socket", socket.path(), &id]);
     assert!(out.status.success(), "create: {}", text(&out.stderr));
-    let (payload, pidfd) = socket.receive();
+    let (payload, pidfd) = socket.receive(Duration::ZERO);
     assert_eq!(payload, "standard", "runc's name of the init's kind");
     assert_eq!(pid_of(&pidfd), b.state(&id)["pid"].as_i64().unwrap(), "the pidfd is not the init's");
     assert!(b.husk(&["start", &id]).status.success());
@@ -102,11 +59,11 @@ fn create_sends_a_pidfd_of_the_init() {
 #[test]
 fn run_detached_sends_a_pidfd_of_the_init() {
     let mut b = Bundle::new(&["sleep", "100"]);
-    let socket = PidfdSocket::new(&b, "pidfd");
+    let socket = pidfd_socket(&b, "pidfd");
     let id = b.id("pidfd-run");
     let out = b.husk(&["run", "-d", "--pidfd-socket", socket.path(), &id]);
     assert!(out.status.success(), "run -d: {}", text(&out.stderr));
-    let (payload, pidfd) = socket.receive();
+    let (payload, pidfd) = socket.receive(Duration::ZERO);
     assert_eq!(payload, "standard");
     assert_eq!(pid_of(&pidfd), b.state(&id)["pid"].as_i64().unwrap());
     assert!(b.husk(&["kill", &id, "KILL"]).status.success());
@@ -119,7 +76,7 @@ fn exec_sends_a_pidfd_of_the_process() {
     let id = b.id("pidfd-exec");
     let out = b.husk(&["run", "-d", &id]);
     assert!(out.status.success(), "run -d: {}", text(&out.stderr));
-    let socket = PidfdSocket::new(&b, "pidfd");
+    let socket = pidfd_socket(&b, "pidfd");
     let pid_file = b.dir.join("exec.pid");
     let out = b.husk(&[
         "exec",
@@ -133,7 +90,7 @@ fn exec_sends_a_pidfd_of_the_process() {
         "0.5",
     ]);
     assert!(out.status.success(), "exec -d: {}", text(&out.stderr));
-    let (payload, pidfd) = socket.receive();
+    let (payload, pidfd) = socket.receive(Duration::ZERO);
     assert_eq!(payload, "setns", "runc's name of an exec'd process's kind");
     let exec_pid: i64 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     assert_eq!(pid_of(&pidfd), exec_pid, "the pidfd is not the exec'd process's");
