@@ -1,7 +1,7 @@
 //! The CRI path, as the kubelet drives it: containerd's CRI plugin (Debian's
 //! containerd 1.6, on private directories) starts the io.containerd.runc.v2
 //! shim, which drives the runtime of the pod's handler. integration/cri/cri.py
-//! is the CRI client (Python gRPC stubs generated from shared/cri-api's
+//! is the CRI client (Python gRPC stubs generated from integration/cri/cri-api's
 //! api.proto): it builds a pause image and a busybox image, starts
 //! containerd with a `runc` handler (Debian's runc) and a `husk` handler (the
 //! built husk), and runs each scenario of integration/cri/scenarios.py with

@@ -13,7 +13,7 @@ the containers' image a busybox rootfs, both built here and imported with
 `ctr images import` into the k8s.io namespace: no registry is needed. Pods
 are on the host network, so no CNI plugin is needed.
 
-The client is Python gRPC code generated here from shared/cri-api/api.proto.
+The client is Python gRPC code generated here from integration/cri/cri-api/api.proto.
 Each scenario runs with the runc handler first (which checks the scenario),
 then with husk, and prints
 

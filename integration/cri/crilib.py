@@ -62,11 +62,12 @@ def gen_stubs(out):
     logs: a copy without it compiles."""
     global api, api_grpc
     os.makedirs(out, exist_ok=True)
-    # shared/ lies beside the repository (in CI too); CRI_API_PROTO names
-    # another copy.
-    path = os.environ.get("CRI_API_PROTO") or os.path.join(REPO, "..", "shared", "cri-api", "api.proto")
+    # The repository's copy (integration/cri/cri-api, CRI v1 as the kubelet
+    # speaks it; see its SOURCE.md): CI runs on a clone with nothing beside
+    # it. CRI_API_PROTO names another copy.
+    path = os.environ.get("CRI_API_PROTO") or os.path.join(REPO, "integration", "cri", "cri-api", "api.proto")
     if not os.path.exists(path):
-        raise RuntimeError(f"no CRI api.proto at {path} (shared/cri-api beside the repository, or CRI_API_PROTO)")
+        raise RuntimeError(f"no CRI api.proto at {path} (integration/cri/cri-api, or CRI_API_PROTO)")
     proto = open(path).read()
     open(os.path.join(out, "api.proto"), "w").write(re.sub(r"\s*\[debug_redact\s*=\s*true\]", "", proto))
     from grpc_tools import protoc
