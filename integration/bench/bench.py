@@ -540,6 +540,24 @@ def report(args, results, fifty, phases, compile_ms):
     paired = statistics.median(h / f for h, f in zip(results["husk"]["run"], results["floor"]["run"]))
     lines.append(f"\nhusk ÷ floor, median of the paired runs: **{paired:.2f}**.\n")
 
+    lines.append("\n### Issue #17's targets\n")
+    lines.append("Paired medians: the median over the interleaved runs of husk's time in a run ÷ the other's in the "
+                 "same run.\n")
+    lines.append("| target | paired median | holds |")
+    lines.append("| --- | ---: | :---: |")
+
+    def paired(key, other, base=None):
+        return statistics.median(h / o for h, o in zip(results["husk"][key], results[other][base or key]))
+    for label, ratio, limit in (
+            ("run /bin/true ≤ 0.5 × crun", paired("run", "crun"), 0.5),
+            ("run /bin/true ≤ 2 × the floor", paired("run", "floor"), 2.0),
+            ("run /bin/true ≤ 2 × the floor + cgroups", paired("run", "floor-cgroups"), 2.0),
+            ("create+start+wait+delete ≤ 0.5 × crun", paired("create-start-wait-delete", "crun"), 0.5),
+            ("exec ≤ 0.5 × crun", paired("exec", "crun"), 0.5),
+            ("state ≤ 0.5 × crun", paired("state", "crun"), 0.5),
+            ("peak RSS of create ≤ 0.8 × crun", paired("peak-rss", "crun"), 0.8)):
+        lines.append(f"| {label} | {ratio:.2f} | {'yes' if ratio <= limit else 'no'} |")
+
     lines.append(PHASE_HEAD)
     lines.append("Median time since the start of `create` at which each phase ended:\n")
     lines.append("| phase | ends at |")

@@ -134,7 +134,8 @@ def report(results, names, n, plot_name):
              f"own running and as many of each other runtime's ({len(names) * n} containers at the end). Create latency "
              "at k is the median of the 11 creates around container k; `state` is of the first container (median of "
              "5), `list` the median of 3. Memory is what stays charged, per container, to a memory cgroup holding the "
-             "runtime's calls and its containers' cgroups.\n"]
+             "runtime's calls and its containers' cgroups (so, unlike in the main table, every runtime call here starts "
+             "in a non-root memory cgroup, as under a service manager).\n"]
     lines.append("| measurement | " + " | ".join(names) + " | husk/crun |")
     lines.append("| --- |" + " ---: |" * (len(names) + 1))
 
