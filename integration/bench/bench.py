@@ -134,9 +134,9 @@ FLOORS = ["floor", "floor-cgroups"]
 
 
 def build_static(work, name):
-    """Builds integration/bench/NAME.c as a static binary (the way the
-    rootfs's programs and the measured runtimes' own helpers are not
-    influenced by the host's libraries) and returns its path."""
+    """Builds integration/bench/NAME.c as a static binary and returns its
+    path: static, so that it runs inside the busybox rootfs too, and starts
+    without the dynamic loader's work in what is timed."""
     out = os.path.join(work, name)
     sh("cc", "-O2", "-static", "-o", out, os.path.join(REPO, "integration", "bench", name + ".c"))
     return out
@@ -621,7 +621,8 @@ def quote_in_readme(results, args):
         if name == "scale":
             body = body.replace(f"]({SCALE_PLOT})", f"](integration/bench/{SCALE_PLOT})")
         if body:
-            parts.append(body)
+            # One level down: the block sits in the README's Benchmark section.
+            parts.append("\n".join("#" + line if line.startswith("##") else line for line in body.splitlines()))
     block = f"{start}\nFrom integration/bench/RESULTS.md:\n\n" + "\n\n".join(parts) + f"\n{end}"
     head, rest = text.split(start, 1)
     with open(readme, "w") as f:

@@ -108,16 +108,19 @@ def plot(results, names, n, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    everything = sorted(v * 1000 for name in names for v in results[name]["create"])
     for name in names:
         ms = [v * 1000 for v in results[name]["create"]]
         window = 25
         smooth = [statistics.median(ms[max(0, i - window):i + window + 1]) for i in range(len(ms))]
         line, = ax.plot(range(len(ms)), smooth, label=f"{name} (median of {2 * window + 1})")
-        ax.scatter(range(len(ms)), ms, s=2, alpha=0.25, color=line.get_color())
+        # Points as pixels: thousands of SVG circles would make a large file.
+        ax.scatter(range(len(ms)), ms, s=2, alpha=0.25, color=line.get_color(), rasterized=True)
     ax.set_xlabel("containers of this runtime already running (and as many of each other one)")
     ax.set_ylabel("create latency (ms)")
     ax.set_title(f"create latency with {n} sleeping containers started one after another")
-    ax.set_ylim(bottom=0)
+    # The few creates the machine stalled would squash the lines.
+    ax.set_ylim(0, everything[int(len(everything) * 0.99)] * 1.1)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
