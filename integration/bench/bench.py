@@ -80,6 +80,15 @@ class Runtime:
         # cgroup.procs file), so that what it allocates is charged there.
         self.procs_file = None
 
+    def place(self):
+        """Moves this process, untimed, to where the runtime's next call
+        must start: procs_file's cgroup, or back home. A write to
+        cgroup.procs waits for the kernel's cgroup lock (an RCU grace
+        period: 2 to 15 ms on this machine), so it must not happen in the
+        forked child of a timed call; nor is a preexec_fn used at all, which
+        would make Python fork instead of vfork for every runtime call."""
+        place_in(self.procs_file)
+
     def cmd(self, *args):
         return [self.bin, "--root", self.root, *args]
 
@@ -91,24 +100,52 @@ class Runtime:
     def call(self, *args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL):
         # stderr goes to a file: after `create` the container holds the
         # runtime's stdio, and a pipe would not reach EOF while it lives.
-        def enter_cgroup():
-            if self.procs_file:
-                with open(self.procs_file, "w") as f:
-                    f.write(str(os.getpid()))
+        self.place()
         with tempfile.TemporaryFile() as err:
-            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=err,
-                                  preexec_fn=enter_cgroup)
+            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=err)
             err.seek(0)
             done.stderr = err.read()
         return done
 
     def timed(self, *args):
+        self.place()
         start = time.perf_counter()
         done = self.call(*args)
         elapsed = time.perf_counter() - start
         if done.returncode != 0:
             raise RuntimeError(f"{self.name} {' '.join(args)}: {done.stderr.decode().strip()}")
         return elapsed
+
+
+# The cgroup.procs file this process is in while it runs a runtime's calls
+# (None: where it started).
+_placed = [None]
+
+
+def home_procs():
+    """cgroup.procs of the memory cgroup (v1) or cgroup (v2) this process
+    started in."""
+    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if (v2 and controllers == "") or (not v2 and "memory" in controllers.split(",")):
+                base = "/sys/fs/cgroup" if v2 else "/sys/fs/cgroup/memory"
+                return os.path.join(base + path, "cgroup.procs")
+    raise RuntimeError("no memory cgroup in /proc/self/cgroup")
+
+
+HOME_PROCS = None
+
+
+def place_in(procs_file):
+    global HOME_PROCS
+    if HOME_PROCS is None:
+        HOME_PROCS = home_procs()
+    if _placed[0] != procs_file:
+        with open(procs_file or HOME_PROCS, "w") as f:
+            f.write(str(os.getpid()))
+        _placed[0] = procs_file
 
 
 class Floor:
@@ -251,6 +288,7 @@ class MemoryCgroup:
     def remove(self):
         """Removes it (and the container cgroups' parents the runtimes made
         in every other hierarchy)."""
+        place_in(None)
         for hierarchy in [os.path.dirname(self.path)] + [os.path.join("/sys/fs/cgroup", d) for d in os.listdir("/sys/fs/cgroup")]:
             path = os.path.join(hierarchy, self.rel)
             if os.path.isdir(path):
@@ -320,15 +358,10 @@ class RootlessRuntime(Runtime):
 
     def call(self, *args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL):
         uid, gid = self.user
-
-        def become_user():
-            os.setgroups([gid])
-            os.setgid(gid)
-            os.setuid(uid)
         env = {"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": os.path.dirname(self.root), "HOME": "/"}
         with tempfile.TemporaryFile() as err:
             done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=err,
-                                  preexec_fn=become_user, env=env)
+                                  user=uid, group=gid, extra_groups=[gid], env=env)
             err.seek(0)
             done.stderr = err.read()
         return done
