@@ -26,8 +26,10 @@ import sys
 import tempfile
 import time
 
-import scale
-import seccomp_cost
+# Run as root from the source tree: no __pycache__ of root's beside it.
+sys.dont_write_bytecode = True
+import scale  # noqa: E402
+import seccomp_cost  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # .cargo/config.toml names the build target, so the binary is under it.
