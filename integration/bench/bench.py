@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark husk against runc and crun on the same bundle, interleaved.
 
-    sudo python3 integration/bench/bench.py [--runs N] [--out FILE]
+    sudo python3 integration/bench/bench.py [--runs N] [--sections main,seccomp] [--scale [N]] [--out FILE]
 
 It re-executes itself inside a private mount namespace (where an empty file
 hides the hybrid host's cgroup2 controllers from Debian's crun 1.8, which
@@ -25,6 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# Run as root from the source tree: no __pycache__ of root's beside it.
+sys.dont_write_bytecode = True
+import scale  # noqa: E402
+import seccomp_cost  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # .cargo/config.toml names the build target, so the binary is under it.
@@ -77,6 +82,15 @@ class Runtime:
         # cgroup.procs file), so that what it allocates is charged there.
         self.procs_file = None
 
+    def place(self):
+        """Moves this process, untimed, to where the runtime's next call
+        must start: procs_file's cgroup, or back home. A write to
+        cgroup.procs waits for the kernel's cgroup lock (an RCU grace
+        period: 2 to 15 ms on this machine), so it must not happen in the
+        forked child of a timed call; nor is a preexec_fn used at all, which
+        would make Python fork instead of vfork for every runtime call."""
+        place_in(self.procs_file)
+
     def cmd(self, *args):
         return [self.bin, "--root", self.root, *args]
 
@@ -85,27 +99,86 @@ class Runtime:
         # Runtime-specific, because the default cgroup path is the id.
         return f"bench-{self.name}-{label}-{self.count}"
 
-    def call(self, *args, stdin=subprocess.DEVNULL):
+    def call(self, *args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL):
         # stderr goes to a file: after `create` the container holds the
         # runtime's stdio, and a pipe would not reach EOF while it lives.
-        def enter_cgroup():
-            if self.procs_file:
-                with open(self.procs_file, "w") as f:
-                    f.write(str(os.getpid()))
+        self.place()
         with tempfile.TemporaryFile() as err:
-            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=subprocess.DEVNULL, stderr=err,
-                                  preexec_fn=enter_cgroup)
+            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=err)
             err.seek(0)
             done.stderr = err.read()
         return done
 
     def timed(self, *args):
+        self.place()
         start = time.perf_counter()
         done = self.call(*args)
         elapsed = time.perf_counter() - start
         if done.returncode != 0:
             raise RuntimeError(f"{self.name} {' '.join(args)}: {done.stderr.decode().strip()}")
         return elapsed
+
+
+# The cgroup.procs file this process is in while it runs a runtime's calls
+# (None: where it started).
+_placed = [None]
+
+
+def home_procs():
+    """cgroup.procs of the memory cgroup (v1) or cgroup (v2) this process
+    started in."""
+    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if (v2 and controllers == "") or (not v2 and "memory" in controllers.split(",")):
+                base = "/sys/fs/cgroup" if v2 else "/sys/fs/cgroup/memory"
+                return os.path.join(base + path, "cgroup.procs")
+    raise RuntimeError("no memory cgroup in /proc/self/cgroup")
+
+
+HOME_PROCS = None
+
+
+def place_in(procs_file):
+    global HOME_PROCS
+    if HOME_PROCS is None:
+        HOME_PROCS = home_procs()
+    if _placed[0] != procs_file:
+        with open(procs_file or HOME_PROCS, "w") as f:
+            f.write(str(os.getpid()))
+        _placed[0] = procs_file
+
+
+class Floor:
+    """floor.c, the kernel's share of `run` for the same rootfs and program,
+    measured the way a runtime's `run` + `delete` is (one process spawned
+    from here, waited for)."""
+
+    def __init__(self, name, binary, rootfs, cgroups):
+        self.name = name
+        self.cmd = [binary, *(["--cgroups"] if cgroups else []), rootfs]
+
+    def lifecycle(self, args):
+        start = time.perf_counter()
+        done = subprocess.run([*self.cmd, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        elapsed = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"{self.name}: {done.stderr.decode().strip()}")
+        return elapsed
+
+
+FLOORS = ["floor", "floor-cgroups"]
+
+
+def build_static(work, name):
+    """Builds integration/bench/NAME.c as a static binary and returns its
+    path: static, so that it runs inside the busybox rootfs too, and starts
+    without the dynamic loader's work in what is timed."""
+    out = os.path.join(work, name)
+    sh("cc", "-O2", "-static", "-o", out, os.path.join(REPO, "integration", "bench", name + ".c"))
+    return out
 
 
 def docker_seccomp_profile():
@@ -217,6 +290,7 @@ class MemoryCgroup:
     def remove(self):
         """Removes it (and the container cgroups' parents the runtimes made
         in every other hierarchy)."""
+        place_in(None)
         for hierarchy in [os.path.dirname(self.path)] + [os.path.join("/sys/fs/cgroup", d) for d in os.listdir("/sys/fs/cgroup")]:
             path = os.path.join(hierarchy, self.rel)
             if os.path.isdir(path):
@@ -284,17 +358,12 @@ class RootlessRuntime(Runtime):
         super().__init__(name, state_root)
         self.user = user
 
-    def call(self, *args, stdin=subprocess.DEVNULL):
+    def call(self, *args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL):
         uid, gid = self.user
-
-        def become_user():
-            os.setgroups([gid])
-            os.setgid(gid)
-            os.setuid(uid)
         env = {"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": os.path.dirname(self.root), "HOME": "/"}
         with tempfile.TemporaryFile() as err:
-            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=subprocess.DEVNULL, stderr=err,
-                                  preexec_fn=become_user, env=env)
+            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=err,
+                                  user=uid, group=gid, extra_groups=[gid], env=env)
             err.seek(0)
             done.stderr = err.read()
         return done
@@ -337,55 +406,85 @@ def inner(args):
     if missing:
         sys.exit(f"bench: not installed: {', '.join(missing)}")
     work = tempfile.mkdtemp(prefix="husk-bench-")
+    sections = {}
     try:
-        maxrss = os.path.join(work, "maxrss")
-        sh("cc", "-O2", "-static", "-o", maxrss, os.path.join(REPO, "integration", "bench", "maxrss.c"))
+        maxrss = build_static(work, "maxrss")
+        floor = build_static(work, "floor")
         run_bundle = make_bundle(work, ["true"])
         sleep_bundle = make_bundle(work, ["sleep", "1000"])
-        seccomp_bundle = make_bundle(work, ["sleep", "1000"], seccomp=docker_seccomp_profile())
+        profile = docker_seccomp_profile()
+        seccomp_bundle = make_bundle(work, ["sleep", "1000"], seccomp=profile)
+        rootfs = os.path.join(work, "rootfs")
         runtimes = {name: Runtime(name, os.path.join(work, "state")) for name in RUNTIMES}
-        results = {name: {} for name in RUNTIMES}
+        runtimes["floor"] = Floor("floor", floor, rootfs, cgroups=False)
+        runtimes["floor-cgroups"] = Floor("floor-cgroups", floor, rootfs, cgroups=True)
+        results = {name: {} for name in RUNTIMES + FLOORS}
 
-        def interleave(label, fn, runs):
-            samples = {name: [] for name in RUNTIMES}
+        def interleave(label, fn, runs, names=RUNTIMES):
+            samples = {name: [] for name in names}
             for i in range(runs):
-                order = RUNTIMES[i % 3:] + RUNTIMES[:i % 3]
+                order = names[i % len(names):] + names[:i % len(names)]
                 for name in order:
                     samples[name].append(fn(runtimes[name]))
-            for name in RUNTIMES:
+            for name in names:
                 results[name][label] = samples[name]
 
+        def run_true(rt):
+            return rt.lifecycle(["true"]) if isinstance(rt, Floor) else lifecycle_run(rt, run_bundle)
+
         # Warm caches (binaries, rootfs pages) before measuring.
-        interleave("warmup", lambda rt: lifecycle_run(rt, run_bundle), 3)
-        interleave("run", lambda rt: lifecycle_run(rt, run_bundle), args.runs)
-        interleave("create-start-wait-delete", lambda rt: create_start_wait_delete(rt, run_bundle, work), args.runs)
-        interleave("create", lambda rt: create_only(rt, sleep_bundle), args.runs)
-        interleave("create-seccomp", lambda rt: create_only(rt, seccomp_bundle), args.runs)
+        interleave("warmup", run_true, 3, RUNTIMES + FLOORS)
+        if "main" in args.sections:
+            interleave("run", run_true, args.runs, RUNTIMES + FLOORS)
+            interleave("create-start-wait-delete", lambda rt: create_start_wait_delete(rt, run_bundle, work), args.runs)
+            interleave("create", lambda rt: create_only(rt, sleep_bundle), args.runs)
+            interleave("create-seccomp", lambda rt: create_only(rt, seccomp_bundle), args.runs)
 
-        holders = {}
-        for name, rt in runtimes.items():
-            cid = rt.new_id("holder")
-            rt.timed("run", "-d", "--bundle", sleep_bundle, cid)
-            holders[name] = cid
-        interleave("state", lambda rt: rt.timed("state", holders[rt.name]), args.runs)
-        interleave("exec", lambda rt: rt.timed("exec", holders[rt.name], "true"), args.runs)
-        interleave("peak-rss", lambda rt: peak_rss_kib(rt, sleep_bundle, maxrss), max(3, args.runs // 4))
-        for name, rt in runtimes.items():
-            rt.call("delete", "--force", holders[name])
+            holders = {}
+            for name in RUNTIMES:
+                cid = runtimes[name].new_id("holder")
+                runtimes[name].timed("run", "-d", "--bundle", sleep_bundle, cid)
+                holders[name] = cid
+            interleave("state", lambda rt: rt.timed("state", holders[rt.name]), args.runs)
+            interleave("exec", lambda rt: rt.timed("exec", holders[rt.name], "true"), args.runs)
+            interleave("peak-rss", lambda rt: peak_rss_kib(rt, sleep_bundle, maxrss), max(3, args.runs // 4))
+            for name in RUNTIMES:
+                runtimes[name].call("delete", "--force", holders[name])
 
-        fifty = {}
-        for name in RUNTIMES:
-            fifty[name] = fifty_sleepers(runtimes[name], work)
+            fifty = {}
+            for name in RUNTIMES:
+                fifty[name] = fifty_sleepers(runtimes[name], work)
 
-        rootless, rootless_bundle = rootless_setup(work)
-        saved = runtimes
-        runtimes = rootless
-        interleave("rootless-run", lambda rt: lifecycle_run(rt, rootless_bundle), args.runs)
-        runtimes = saved
+            rootless, rootless_bundle = rootless_setup(work)
+            saved = runtimes
+            runtimes = rootless
+            interleave("rootless-run", lambda rt: lifecycle_run(rt, rootless_bundle), args.runs)
+            runtimes = saved
 
-        phases = husk_phase_profile(runtimes["husk"], sleep_bundle, args.runs)
-        compile_ms = husk_phase_profile(runtimes["husk"], seccomp_bundle, args.runs).get("seccomp compile", 0.0)
-        report(args, results, fifty, phases, compile_ms)
+            phases = husk_phase_profile(runtimes["husk"], sleep_bundle, args.runs)
+            compile_ms = husk_phase_profile(runtimes["husk"], seccomp_bundle, args.runs).get("seccomp compile", 0.0)
+            sections["main"] = report(args, results, fifty, phases, compile_ms)
+
+        if "seccomp" in args.sections:
+            cost = seccomp_cost.measure(runtimes, RUNTIMES, work, rootfs, make_bundle, profile,
+                                        lambda w, n: build_static(w, n), max(3, args.runs // 3))
+            sections["seccomp"] = [header_line(), ""] + seccomp_cost.report(cost, RUNTIMES)
+
+        if args.scale:
+            grown = scale.measure(runtimes, RUNTIMES, args.scale, work, make_bundle, MemoryCgroup)
+            if args.raw:
+                with open(args.raw, "w") as f:
+                    json.dump(grown, f)
+            plot_path = os.path.join(os.path.dirname(os.path.abspath(args.out)), SCALE_PLOT)
+            try:
+                scale.plot(grown, RUNTIMES, args.scale, plot_path)
+                plot_name = SCALE_PLOT
+            except ImportError:
+                print("bench: no matplotlib (apt-get install python3-matplotlib): the scale plot is not drawn",
+                      file=sys.stderr)
+                plot_name = None
+            sections["scale"] = [header_line(), ""] + scale.report(grown, RUNTIMES, args.scale, plot_name)
+        write_results(args, sections)
     finally:
         for rt_name in RUNTIMES:
             root = os.path.join(work, "state", rt_name)
@@ -424,18 +523,20 @@ def parse_duration(text):
     return 0.0
 
 
-def report(args, results, fifty, phases, compile_ms):
-    lines = []
+def header_line():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
-    versions = {name: subprocess.run([binary(name), "--version"], stdout=subprocess.PIPE, text=True).stdout.splitlines()[0] for name in RUNTIMES}
-    lines.append("# husk benchmark results\n")
-    lines.append(f"Written by `integration/bench/bench.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; rerun with "
-                 "`sudo python3 integration/bench/bench.py` after `cargo build --release`.\n")
-    lines.append(f"Machine: {platform.node()}, {os.cpu_count()} cpus ({cpu}), kernel {platform.release()}, "
-                 f"cgroups {'v2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'v1/hybrid'}.  ")
-    lines.append(f"Runtimes: {versions['husk']}; {versions['runc']}; {versions['crun']}.  ")
-    lines.append(f"Medians over {args.runs} interleaved runs each; ratio = husk ÷ crun (lower is better for husk).\n")
-    lines.append("| measurement | husk | runc | crun | husk/crun | runc/crun |")
+    versions = [subprocess.run([binary(name), "--version"], stdout=subprocess.PIPE, text=True).stdout.splitlines()[0]
+                for name in RUNTIMES]
+    return (f"Written by `integration/bench/bench.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+            f"Machine: {platform.node()}, {os.cpu_count()} cpus ({cpu}), kernel {platform.release()}, "
+            f"cgroups {'v2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'v1/hybrid'}. "
+            f"Runtimes: {'; '.join(versions)}.")
+
+
+def report(args, results, fifty, phases, compile_ms):
+    lines = [header_line() + "  ",
+             f"Medians over {args.runs} interleaved runs each; ratio = husk ÷ crun (lower is better for husk).\n"]
+    lines.append(MAIN_TABLE_HEAD)
     lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
 
     def row(label, values, unit, fmt="{:.2f}"):
@@ -458,38 +559,121 @@ def report(args, results, fifty, phases, compile_ms):
     lines.append(f"\nhusk create with Docker's seccomp profile ÷ without: **{filtered / plain:.2f}** "
                  f"(compiling the profile: median {compile_ms:.3f} ms).")
     lines.append(memory_row_note)
-    lines.append("\n## husk create, phase profile (`husk --debug`)\n")
+
+    lines.append("\n### run /bin/true against the kernel floor\n")
+    lines.append("In the same interleaved measurement as row 1: `floor.c` does only the kernel's steps for the same "
+                 "rootfs (one clone into new pid, mount, uts, ipc, net and cgroup namespaces, a private bind of the "
+                 "rootfs, proc, pivot_root, exec, wait); *floor + cgroups* also makes a cgroup in each hierarchy, "
+                 "puts the child in it and removes it after. Ratio = runtime ÷ floor.\n")
+    lines.append("| | run /bin/true | ÷ floor | ÷ floor + cgroups | ÷ crun |")
+    lines.append("| --- | ---: | ---: | ---: | ---: |")
+    run = {n: median_ms(results[n]["run"]) for n in RUNTIMES + FLOORS}
+    for name, label in (("husk", "husk"), ("runc", "runc"), ("crun", "crun"), ("floor", "floor"),
+                        ("floor-cgroups", "floor + cgroups")):
+        lines.append(f"| {label} | {run[name]:.2f} ms | {run[name] / run['floor']:.2f} | "
+                     f"{run[name] / run['floor-cgroups']:.2f} | {run[name] / run['crun']:.2f} |")
+    paired = statistics.median(h / f for h, f in zip(results["husk"]["run"], results["floor"]["run"]))
+    lines.append(f"\nhusk ÷ floor, median of the paired runs: **{paired:.2f}**.\n")
+
+    lines.append("\n### Issue #17's targets\n")
+    lines.append("Paired medians: the median over the interleaved runs of husk's time in a run ÷ the other's in the "
+                 "same run.\n")
+    lines.append("| target | paired median | holds |")
+    lines.append("| --- | ---: | :---: |")
+
+    def paired(key, other, base=None):
+        return statistics.median(h / o for h, o in zip(results["husk"][key], results[other][base or key]))
+    for label, ratio, limit in (
+            ("run /bin/true ≤ 0.5 × crun", paired("run", "crun"), 0.5),
+            ("run /bin/true ≤ 2 × the floor", paired("run", "floor"), 2.0),
+            ("run /bin/true ≤ 2 × the floor + cgroups", paired("run", "floor-cgroups"), 2.0),
+            ("create+start+wait+delete ≤ 0.5 × crun", paired("create-start-wait-delete", "crun"), 0.5),
+            ("exec ≤ 0.5 × crun", paired("exec", "crun"), 0.5),
+            ("state ≤ 0.5 × crun", paired("state", "crun"), 0.5),
+            ("peak RSS of create ≤ 0.8 × crun", paired("peak-rss", "crun"), 0.8)):
+        lines.append(f"| {label} | {ratio:.2f} | {'yes' if ratio <= limit else 'no'} |")
+
+    lines.append(PHASE_HEAD)
     lines.append("Median time since the start of `create` at which each phase ended:\n")
     lines.append("| phase | ends at |")
     lines.append("| --- | ---: |")
     for phase, ms in phases.items():
         lines.append(f"| {phase} | {ms:.2f} ms |")
-    text = "\n".join(lines) + "\n"
-    print(text)
+    return lines
+
+
+MAIN_TABLE_HEAD = "| measurement | husk | runc | crun | husk/crun | runc/crun |"
+PHASE_HEAD = "\n## husk create, phase profile (`husk --debug`)\n"
+SECTIONS = ["main", "seccomp", "scale"]
+SCALE_PLOT = "scale.svg"
+
+
+def markers(name):
+    return f"<!-- bench-{name}:start -->", f"<!-- bench-{name}:end -->"
+
+
+def write_results(args, sections):
+    """Replaces the sections that ran between their markers in RESULTS.md,
+    keeping the others (a run of one section leaves the rest, and the pod
+    churn section that pod_churn.py writes, as they were)."""
+    text = open(args.out).read() if os.path.exists(args.out) else "# husk benchmark results\n\n"
+    if markers("main")[0] not in text:
+        # The layout before sections: all but the pod churn part is redone.
+        tail = text[text.index("## Pod churn"):] if "## Pod churn" in text else ""
+        text = "# husk benchmark results\n\nRerun with `sudo /usr/bin/python3 integration/bench/bench.py` after " \
+               "`cargo build --release` (see the README's Benchmark section).\n\n" + tail
+    for name in SECTIONS:
+        start, end = markers(name)
+        if start not in text:
+            at = text.index("## Pod churn") if "## Pod churn" in text else len(text)
+            text = text[:at] + f"{start}\n{end}\n\n" + text[at:]
+        if name in sections:
+            head, rest = text.split(start, 1)
+            text = head + start + "\n" + "\n".join(sections[name]).strip() + "\n" + end + rest.split(end, 1)[1]
+            print("\n".join(sections[name]))
     with open(args.out, "w") as f:
         f.write(text)
     # Only the default run (the release build, into RESULTS.md) speaks for
     # the README; a comparison of another binary does not.
     if args.out == DEFAULT_OUT and not args.husk:
-        quote_in_readme(lines[lines.index("| measurement | husk | runc | crun | husk/crun | runc/crun |"):], args)
+        quote_in_readme(text, args)
 
 
-def quote_in_readme(table_and_rest, args):
-    """Puts the results table (up to the phase profile) between README.md's
-    bench markers, with where it came from."""
+def quote_in_readme(results, args):
+    """Puts RESULTS.md's sections (the main one up to the phase profile)
+    between README.md's bench markers."""
     readme = os.path.join(REPO, "README.md")
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
     with open(readme) as f:
         text = f.read()
-    if start not in text or end not in text or args.out != DEFAULT_OUT:
+    if start not in text or end not in text:
         return
-    quoted = table_and_rest[:table_and_rest.index("\n## husk create, phase profile (`husk --debug`)\n")]
-    when = time.strftime("%Y-%m-%d", time.gmtime())
-    block = f"{start}\nLatest run ({when}, {args.runs} interleaved runs, this 2-core VM; from RESULTS.md):\n\n" + \
-            "\n".join(quoted).strip() + f"\n{end}"
+    parts = []
+    for name in SECTIONS:
+        body = results.split(markers(name)[0], 1)[1].split(markers(name)[1], 1)[0].strip()
+        if name == "main" and PHASE_HEAD.strip() in body:
+            body = body.split(PHASE_HEAD.strip(), 1)[0].strip()
+        if name == "scale":
+            body = body.replace(f"]({SCALE_PLOT})", f"](integration/bench/{SCALE_PLOT})")
+        if body:
+            # One level down: the block sits in the README's Benchmark section.
+            parts.append("\n".join("#" + line if line.startswith("##") else line for line in body.splitlines()))
+    block = f"{start}\nFrom integration/bench/RESULTS.md:\n\n" + "\n\n".join(parts) + f"\n{end}"
     head, rest = text.split(start, 1)
     with open(readme, "w") as f:
         f.write(head + block + rest.split(end, 1)[1])
+
+
+def setup(args):
+    """The Python the benchmark runs in: Debian's, where its packages go;
+    with --scale, python3-matplotlib is installed for the plot if missing."""
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    if args.scale:
+        has = subprocess.run([python, "-c", "import matplotlib"], stderr=subprocess.DEVNULL).returncode == 0
+        if not has and shutil.which("apt-get"):
+            print("bench: installing python3-matplotlib for the scale plot", file=sys.stderr)
+            subprocess.run(["apt-get", "install", "-y", "-q", "python3-matplotlib"], stdout=subprocess.DEVNULL)
+    return python
 
 
 def main():
@@ -497,8 +681,18 @@ def main():
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--husk", help="another husk binary (a before/after comparison); default: the release build")
+    parser.add_argument("--sections", default="main,seccomp",
+                        help="comma-separated: main (the runtime table and the floor), seccomp (the filter's cost at "
+                             "run time); default: both")
+    parser.add_argument("--scale", type=int, nargs="?", const=1000, default=0, metavar="N",
+                        help="also start N sleeping containers per runtime (default N: 1000; several minutes)")
+    parser.add_argument("--raw", help="with --scale, also write every scale sample to this JSON file")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.sections = [s for s in args.sections.split(",") if s]
+    unknown = set(args.sections) - {"main", "seccomp"}
+    if unknown:
+        sys.exit(f"bench: unknown section: {', '.join(sorted(unknown))}")
     global HUSK
     if args.husk:
         HUSK = os.path.abspath(args.husk)
@@ -516,8 +710,12 @@ def main():
         inner(args)
         return
     tini = shutil.which("tini") or sys.exit("bench: needs tini (apt-get install tini)")
+    python = setup(args)
     command = ["unshare", "--mount", "--propagation", "private", "--", tini, "-s", "--",
-               sys.executable, os.path.abspath(__file__), "--inner", "--runs", str(args.runs), "--out", args.out]
+               python, os.path.abspath(__file__), "--inner", "--runs", str(args.runs), "--out", args.out,
+               "--sections", ",".join(args.sections) or ",", "--scale", str(args.scale)]
+    if args.raw:
+        command += ["--raw", os.path.abspath(args.raw)]
     if args.husk:
         command += ["--husk", HUSK]
     sys.exit(subprocess.run(command).returncode)
