@@ -91,6 +91,7 @@ const JA: u16 = 0x05; // BPF_JMP (5) | BPF_JA (0)
 const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ (0x10) | BPF_K
 const JGT: u16 = 0x25; // BPF_JMP | BPF_JGT (0x20) | BPF_K
 const JGE: u16 = 0x35; // BPF_JMP | BPF_JGE (0x30) | BPF_K
+const JSET: u16 = 0x45; // BPF_JMP | BPF_JSET (0x40) | BPF_K
 const RET_K: u16 = 0x06; // BPF_RET (6) | BPF_K
 
 // Offsets in struct seccomp_data.
@@ -327,11 +328,15 @@ fn condition(arg: &oci_spec::runtime::LinuxSeccompArg, field: &str) -> Result<Co
         Operator::ScmpCmpGt => Op::Gt,
         Operator::ScmpCmpMaskedEq => Op::MaskedEq,
     };
+    let value_two = arg.value_two().unwrap_or(0);
     Ok(Cond {
         index: index as u8,
         op,
         value: arg.value(),
-        value_two: arg.value_two().unwrap_or(0),
+        // libseccomp keeps only the bits of the expected value that are in
+        // the mask (runc and crun take MaskedEq from it): `valueTwo` bits
+        // outside `value` do not make the condition impossible.
+        value_two: if op == Op::MaskedEq { value_two & arg.value() } else { value_two },
     })
 }
 
@@ -425,7 +430,9 @@ fn plan<'a>(abi: Abi, listed: bool, rules: &'a [Rule<'a>], stub: bool) -> AbiPla
     AbiPlan {
         abi,
         verdicts,
-        enosys_above: if listed && stub { highest } else { None },
+        // runc's findLastSyscalls takes a highest number of 0 (only `read`
+        // on x86_64) for "none found" and adds no stub then.
+        enosys_above: if listed && stub { highest.filter(|&nr| nr != 0) } else { None },
     }
 }
 
@@ -455,7 +462,11 @@ pub fn compile(profile: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Fil
             None => {}
         }
     }
-    let stub = !matches!(default_action, Action::ScmpActAllow | Action::ScmpActLog | Action::ScmpActTrace);
+    // runc adds no stub when the default already fails calls with ENOSYS:
+    // it would make no difference but for numbers libseccomp kills as a bad
+    // architecture (x86_64 numbers past the x32 bit).
+    let stub = !matches!(default_action, Action::ScmpActAllow | Action::ScmpActLog | Action::ScmpActTrace)
+        && default != RET_ERRNO | libc::ENOSYS as u32;
     let plans: Vec<AbiPlan<'_>> = abis.iter().map(|(abi, listed)| plan(*abi, *listed, &rules, stub)).collect();
 
     let program = emit(&plans, default);
@@ -533,17 +544,29 @@ fn emit(plans: &[AbiPlan<'_>], default: u32) -> Vec<Insn> {
         let mut body = vec![stmt(LD_W_ABS, OFFSET_NR)];
         if audit == AUDIT_ARCH_X86_64 {
             match (find(Abi::X86_64), find(Abi::X32)) {
+                // The x32 bit picks the table, as the kernel and runc's stub
+                // do (numbers at or above 0x80000000 without it are x86_64's
+                // to refuse: above any call, they get the stub's ENOSYS).
                 (Some(wide), Some(x32)) => {
-                    when(&mut body, JGE, X32_SYSCALL_BIT, abi_body(x32, default));
+                    when(&mut body, JSET, X32_SYSCALL_BIT, abi_body(x32, default));
                     body.extend(abi_body(wide, default));
                 }
+                // No x32: its calls are a bad architecture, as in libseccomp,
+                // except -1 (a tracer's "skip this call"), which goes to the
+                // x86_64 rules without the stub (runc's stub lets every
+                // number with the x32 bit through to libseccomp's filter).
                 (Some(wide), None) => {
+                    let stub = enosys_stub(wide);
+                    body.push(jump(JSET, X32_SYSCALL_BIT, 0, 2));
+                    body.push(jump(JEQ, u32::MAX, stub.len() as u8 + 3, 0));
+                    body.push(ret(RET_BAD_ARCH));
+                    body.extend(stub);
                     body.push(jump(JGE, X32_SYSCALL_BIT, 0, 1));
                     body.push(ret(RET_BAD_ARCH));
-                    body.extend(abi_body(wide, default));
+                    body.extend(rules_body(wide, default));
                 }
                 (None, Some(x32)) => {
-                    body.push(jump(JGE, X32_SYSCALL_BIT, 1, 0));
+                    body.push(jump(JSET, X32_SYSCALL_BIT, 1, 0));
                     body.push(ret(RET_BAD_ARCH));
                     body.extend(abi_body(x32, default));
                 }
@@ -561,11 +584,22 @@ fn emit(plans: &[AbiPlan<'_>], default: u32) -> Vec<Insn> {
 
 /// The checks of one ABI, with the call number in A.
 fn abi_body(plan: &AbiPlan<'_>, default: u32) -> Vec<Insn> {
-    let mut out = Vec::new();
-    if let Some(highest) = plan.enosys_above {
-        out.push(jump(JGT, highest, 0, 1));
-        out.push(ret(RET_ERRNO | libc::ENOSYS as u32));
+    let mut out = enosys_stub(plan);
+    out.extend(rules_body(plan, default));
+    out
+}
+
+/// runc's stub, with the call number in A: none or two instructions.
+fn enosys_stub(plan: &AbiPlan<'_>) -> Vec<Insn> {
+    match plan.enosys_above {
+        Some(highest) => vec![jump(JGT, highest, 0, 1), ret(RET_ERRNO | libc::ENOSYS as u32)],
+        None => Vec::new(),
     }
+}
+
+/// The rules of one ABI, then its default, with the call number in A.
+fn rules_body(plan: &AbiPlan<'_>, default: u32) -> Vec<Insn> {
+    let mut out = Vec::new();
     // Calls decided by number alone, grouped by action, allow first: runs of
     // up to 255 `jeq` jumping to one shared `ret`.
     let mut groups: BTreeMap<(bool, u32), Vec<u32>> = BTreeMap::new();
@@ -785,3 +819,6 @@ impl Listener {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod differential;
