@@ -19,11 +19,23 @@
 //!   otherwise its conditional rules are tried in profile order.
 //! - 64-bit arguments are compared as two 32-bit halves, high word first;
 //!   32-bit ABIs (i386, x32) compare the low word only, as libseccomp does.
+//!   `SCMP_CMP_MASKED_EQ` compares with `valueTwo & value`, as libseccomp.
+//! - On i386, a rule on a socket or SysV IPC call also holds for it through
+//!   socketcall(2) or ipc(2) (first argument the call's number, the rule's
+//!   condition on the first argument dropped), as libseccomp adds it.
+//! - On x86_64 the x32 bit picks the x32 table; -1 (a tracer's skipped
+//!   call) is left to the x86_64 rules, as in libseccomp's filter.
 //! - runc's -ENOSYS stub: unless the default action lets calls through
 //!   (allow, log, trace), a call numbered above the highest one the profile
 //!   names, on an architecture the profile lists, fails with ENOSYS rather
 //!   than the default action, so that a libc can fall back from a call newer
-//!   than the profile.
+//!   than the profile (not when the default is ENOSYS already, as runc).
+//!   On i386 the multiplexers count for "highest" (runc counts only them
+//!   for a socket call: a direct socket(2) the profile allows would get
+//!   ENOSYS there).
+//!
+//! src/security/seccomp/differential.rs checks all of this against
+//! libseccomp 2.5 on random profiles.
 //! - Unknown call names are skipped with a warning (names that exist only on
 //!   other architectures are skipped silently).
 //!
@@ -38,6 +50,7 @@
 //! passes the notify fd to `create` over the sync channel, and `create` sends
 //! it to `listenerPath` with the container process state, as runc does.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
@@ -387,11 +400,14 @@ fn rules<'a>(profile: &'a LinuxSeccomp, default: u32, warnings: &mut Vec<String>
     Ok(rules)
 }
 
+/// One way for a call to get an action: (action, its ANDed conditions).
+type Alternative<'a> = (u32, Cow<'a, [Cond]>);
+
 /// What a call gets on one ABI.
 enum Verdict<'a> {
     Always(u32),
     /// Conditional rules, tried in order: (action, conditions).
-    Check(Vec<(u32, &'a [Cond])>),
+    Check(Vec<Alternative<'a>>),
 }
 
 /// One ABI's share of the filter.
@@ -404,17 +420,39 @@ struct AbiPlan<'a> {
 
 fn plan<'a>(abi: Abi, listed: bool, rules: &'a [Rule<'a>], stub: bool) -> AbiPlan<'a> {
     let table = abi.table();
-    let mut by_nr: BTreeMap<u32, Vec<(u32, &'a [Cond])>> = BTreeMap::new();
+    let mut by_nr: BTreeMap<u32, Vec<Alternative<'a>>> = BTreeMap::new();
     let mut highest = None;
     for rule in rules {
         for name in rule.names {
-            let Some(nr) = lookup(table, name) else { continue };
-            highest = highest.max(Some(nr));
+            let direct = lookup(table, name);
+            // On i386 a socket or SysV IPC call can also be made through
+            // socketcall(2) or ipc(2), its number in the first argument:
+            // libseccomp adds the rule there too (with that number in place
+            // of any condition on the first argument, which the multiplexer
+            // does not pass through), and so must husk, or a deny rule could
+            // be bypassed through the multiplexer.
+            let multiplexed = if abi == Abi::I386 { syscalls::i386_multiplexed(name) } else { None };
+            highest = highest.max(direct).max(multiplexed.map(|(nr, _)| nr));
             if rule.redundant {
                 continue;
             }
-            let entry = by_nr.entry(nr).or_default();
-            entry.extend(rule.alternatives.iter().map(|alt| (rule.action, alt.as_slice())));
+            if let Some(nr) = direct {
+                let entry = by_nr.entry(nr).or_default();
+                entry.extend(rule.alternatives.iter().map(|alt| (rule.action, Cow::Borrowed(alt.as_slice()))));
+            }
+            if let Some((nr, call)) = multiplexed {
+                let entry = by_nr.entry(nr).or_default();
+                entry.extend(rule.alternatives.iter().map(|alt| {
+                    let first = Cond {
+                        index: 0,
+                        op: Op::Eq,
+                        value: call,
+                        value_two: 0,
+                    };
+                    let rest = alt.iter().filter(|c| c.index != 0).copied();
+                    (rule.action, Cow::Owned(std::iter::once(first).chain(rest).collect()))
+                }));
+            }
         }
     }
     let verdicts = by_nr
@@ -627,7 +665,7 @@ fn rules_body(plan: &AbiPlan<'_>, default: u32) -> Vec<Insn> {
         if let Verdict::Check(rules) = verdict {
             let mut body = Vec::new();
             for (action, conds) in rules {
-                body.extend(rule_code(conds, *action, plan.abi.narrow()));
+                body.extend(rule_code(conds.as_ref(), *action, plan.abi.narrow()));
             }
             body.push(ret(default));
             when(&mut out, JEQ, *nr, body);

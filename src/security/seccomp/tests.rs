@@ -553,3 +553,31 @@ fn masked_eq_ignores_expected_bits_outside_the_mask_like_libseccomp() {
         assert_eq!(run(&filter.program, AUDIT_ARCH_I386, i386, [0x103, 0, 0, 0, 0, 0]) == EPERM, arches[0] == "SCMP_ARCH_X86");
     }
 }
+
+#[test]
+fn i386_socket_and_ipc_rules_also_hold_through_their_multiplexers() {
+    // A deny rule on socket must not be bypassed with socketcall(SYS_SOCKET)
+    // on i386 (libseccomp adds it there too; found by the differential).
+    let filter = compiled(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "syscalls": [
+            {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["semop", "shmat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}
+        ]
+    }));
+    let i386 = |nr: u32, args: [u64; 6]| run(&filter.program, AUDIT_ARCH_I386, nr, args);
+    assert_eq!(i386(359, [40, 0, 0, 0, 0, 0]), EPERM, "direct socket(AF_VSOCK)");
+    assert_eq!(i386(359, [2, 0, 0, 0, 0, 0]), RET_ALLOW);
+    // Through socketcall the first argument is the call (SYS_SOCKET = 1),
+    // so the rule's condition on it cannot be checked: libseccomp drops it.
+    assert_eq!(i386(102, [1, 0x1000, 0, 0, 0, 0]), EPERM, "socketcall(SYS_SOCKET)");
+    assert_eq!(i386(102, [3, 0x1000, 0, 0, 0, 0]), RET_ALLOW, "socketcall(SYS_CONNECT)");
+    assert_eq!(i386(117, [1, 0, 0, 0, 0, 0]), RET_ERRNO | 13, "ipc(SEMOP)");
+    assert_eq!(i386(117, [21, 0, 0, 0, 0, 0]), RET_ERRNO | 13, "ipc(SHMAT)");
+    assert_eq!(i386(117, [22, 0, 0, 0, 0, 0]), RET_ALLOW, "ipc(SHMDT)");
+    assert_eq!(i386(nr(Abi::I386, "shmat"), [0; 6]), RET_ERRNO | 13, "direct shmat");
+    // x86_64 has no multiplexer: socketcall's number there is another call.
+    assert_eq!(x86_64(&filter, "socket", [40, 0, 0, 0, 0, 0]), EPERM);
+    assert_eq!(run(&filter.program, AUDIT_ARCH_X86_64, 102, [1, 0, 0, 0, 0, 0]), RET_ALLOW, "getuid on x86_64");
+}
