@@ -35,7 +35,9 @@
 //! CI runs 500 profiles x 10,000 inputs. A longer run:
 //! `HUSK_SECCOMP_PROFILES=20000 HUSK_SECCOMP_SEED=7 cargo test --release differential`
 //! (HUSK_SECCOMP_INPUTS sets the inputs per profile; HUSK_SECCOMP_SHOW_REFUSED=1
-//! prints the profiles libseccomp refuses, which runc would fail to load).
+//! prints the profiles libseccomp refuses, which runc would fail to load;
+//! HUSK_SECCOMP_SHOW_DEFECTS=1 the first input of each profile libseccomp
+//! miscompiles).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -795,6 +797,9 @@ fn husk_and_libseccomp_decide_alike_on_random_profiles() {
                     defect_inputs += 1;
                     if defects.last() != Some(&i) {
                         defects.push(i);
+                        if std::env::var_os("HUSK_SECCOMP_SHOW_DEFECTS").is_some() {
+                            eprintln!("libseccomp wrong: arch {arch:#x} nr {nr:#x} args {args:x?}: {l:#x}, husk {h:#x}: {p}");
+                        }
                     }
                     documented.unwrap()
                 } else {
@@ -812,11 +817,12 @@ fn husk_and_libseccomp_decide_alike_on_random_profiles() {
     }
     eprintln!(
         "{compared} profiles x {inputs} inputs agree ({runs} runs, {stubbed} decided by the ENOSYS stub, \
-         {reordered} by husk's rule order, {multiplexed} ruled on i386's socketcall or ipc) in {:.1?}; libseccomp's program was wrong for {} inputs of profiles {:?}; \
+         {reordered} by husk's rule order, {multiplexed} ruled on i386's socketcall or ipc) in {:.1?}; libseccomp's program was wrong for {} inputs of {} profiles (the first: {:?}); \
          libseccomp refused {} profiles: {:?}",
         started.elapsed(),
         defect_inputs,
-        &defects,
+        defects.len(),
+        &defects[..defects.len().min(5)],
         refused.len(),
         refused.iter().take(3).collect::<Vec<_>>()
     );
