@@ -33,7 +33,7 @@
 //! without a test-only command line; the heavy part is the interpreter.
 //!
 //! CI runs 500 profiles x 10,000 inputs. A longer run:
-//! `HUSK_SECCOMP_PROFILES=20000 HUSK_SECCOMP_SEED=7 cargo test --release differential`
+//! `HUSK_SECCOMP_PROFILES=20000 HUSK_SECCOMP_SEED=7 cargo test --release --bin husk seccomp::differential`
 //! (HUSK_SECCOMP_INPUTS sets the inputs per profile; HUSK_SECCOMP_SHOW_REFUSED=1
 //! prints the profiles libseccomp refuses, which runc would fail to load;
 //! HUSK_SECCOMP_SHOW_DEFECTS=1 the first input of each profile libseccomp
