@@ -529,3 +529,40 @@ fn every_verb_logs_debug_lines_with_debug_only() {
         }
     }
 }
+
+/// What containerd's runc shim reads of the runtime's answers, for both
+/// runtimes: the substrings its checkKillError and delete look for
+/// ("container not running", "does not exist"), in the last error line of
+/// the JSON --log it passes, and `ps --format json` as a list of pids.
+#[test]
+fn kill_delete_and_ps_answer_as_the_shim_parses_them() {
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.write();
+    for rt in both() {
+        let log = b.dir.join(format!("{}.log", rt.name));
+        let log_str = log.to_str().unwrap().to_string();
+        let global = ["--log", log_str.as_str(), "--log-format", "json"];
+        let last_error = || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let line = text.lines().rfind(|l| l.contains("\"error\"")).unwrap_or_default().to_string();
+            let entry: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{}: no JSON error line in {text}", rt.name));
+            entry["msg"].as_str().unwrap_or_default().to_string()
+        };
+        for verb in [&["kill", "nosuch", "KILL"][..], &["delete", "nosuch"], &["state", "nosuch"], &["ps", "nosuch"]] {
+            let out = runtime_with(&b, rt, &global, verb);
+            assert!(!out.status.success(), "{} {verb:?} succeeded", rt.name);
+            assert!(last_error().contains("does not exist"), "{} {verb:?}: {}", rt.name, last_error());
+        }
+        let id = format!("shim-{}", rt.name);
+        let c = Running::start(&b, rt, &id);
+        let out = c.run(&["ps", "--format", "json"]);
+        let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{} ps json: {e}: {}", rt.name, text(&out.stdout)));
+        assert_eq!(pids, [c.state()["pid"].as_i64().unwrap()], "{} ps --format json", rt.name);
+        let out = runtime_with(&b, rt, &global, &["kill", &id, "KILL"]);
+        assert!(out.status.success(), "{} kill: {}", rt.name, text(&out.stderr));
+        wait_until("the container to stop", || c.state()["status"] == "stopped");
+        let out = runtime_with(&b, rt, &global, &["kill", &id, "KILL"]);
+        assert!(!out.status.success(), "{} kill of a stopped container succeeded", rt.name);
+        assert!(last_error().contains("container not running"), "{} kill of a stopped container: {}", rt.name, last_error());
+    }
+}

@@ -431,6 +431,14 @@ fn rootless_false_as_a_user_says_why() {
 }
 
 #[test]
+fn the_systemd_driver_rootless_needs_cgroup_v2() {
+    // This host is hybrid: a user's systemd instance would manage no v1
+    // hierarchy (the systemd VM's v2 boot runs the driver rootless).
+    let err = refused(|_| {}, &["--systemd-cgroup"], None);
+    assert!(err.contains("--systemd-cgroup rootless needs a cgroup v2 host"), "{err}");
+}
+
+#[test]
 fn limits_without_a_cgroup_are_named() {
     let err = refused(|b| b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}}), &[], None);
     assert!(err.contains("config.json: linux.resources.memory: cannot be applied"), "{err}");
@@ -491,4 +499,43 @@ fn cve_2019_5736_rootless_husk_runs_from_a_read_only_view() {
     }
     let out = b.husk(&["delete", "--force", &id]);
     assert!(out.status.success(), "delete: {}", text(&out.stderr));
+}
+
+/// Mounts a user's namespace inherits are locked as the kernel locks them:
+/// a bind of a directory on a nosuid,nodev,noexec mount may be made
+/// read-only, but never lose those flags (the kernel refuses, EPERM). husk
+/// keeps them on the remount, as runc 1.2 does; runc 1.1.5 fails there.
+/// The locked mount is a tmpfs in a private mount namespace of the test's,
+/// gone with it.
+#[test]
+fn a_bind_of_a_locked_mount_keeps_its_flags() {
+    let u = user();
+    let mut b = UserBundle::new();
+    let locked = b.dir.join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/locked", "type": "bind", "source": locked, "options": ["rbind", "ro"]}));
+    b.config["process"]["args"] = json!(["sh", "-c", "cat /locked/f; grep ' /locked ' /proc/self/mountinfo"]);
+    b.write();
+    let id = b.id("husk", "locked");
+    let script = format!(
+        "mount -t tmpfs -o nosuid,nodev,noexec tmpfs {dir} && echo inside > {dir}/f && chown -R {uid}:{gid} {dir} && \
+         exec /usr/bin/setpriv --reuid {uid} --regid {gid} --init-groups env XDG_RUNTIME_DIR={xdg} {husk} run {id}",
+        dir = locked.display(),
+        uid = u.uid,
+        gid = u.gid,
+        xdg = b.xdg().display(),
+        husk = HUSK,
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]).current_dir(&b.dir).stdin(Stdio::null());
+    let out = output_via_files(cmd, &b.dir);
+    assert!(out.status.success(), "husk run: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("inside\n"), "{stdout}");
+    let line = stdout.lines().nth(1).unwrap_or_default();
+    let options = line.split(' ').nth(5).unwrap_or_default();
+    for flag in ["ro", "nosuid", "nodev", "noexec"] {
+        assert!(options.split(',').any(|o| o == flag), "{flag} missing from {line}");
+    }
 }

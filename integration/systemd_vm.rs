@@ -11,6 +11,11 @@
 //!   static example `systemd-client`) against that systemd: a scope for a
 //!   sleeping process, its properties in `systemctl show` and the cgroup
 //!   files, a property change, the stop, and its errors;
+//! - rootless.sh runs husk as an unprivileged user with --systemd-cgroup
+//!   in the user's own systemd instance (lingering, its bus, a delegated
+//!   v2 subtree), after Debian's runc: the scope under user@UID.service,
+//!   the limits in its files, exec, pause, resume, ps, kill, delete, and
+//!   nothing left; on the hybrid boot, the refusal;
 //! - engines.sh runs containerd (ctr, the runc v2 shim's SystemdCgroup
 //!   option), podman (--cgroup-manager systemd) and Docker
 //!   (native.cgroupdriver=systemd) on Debian's runc, then on husk: run with
@@ -181,6 +186,25 @@ fn mode_checks(mode: &str) -> &'static [&'static str] {
             "husk.file-memory.low",
             "husk.file-cpu.max",
             "husk.file-cpu.weight",
+            // rootless.sh: the user's systemd instance, runc then husk.
+            "rootless.user-bus",
+            "rootless.delegated",
+            "rootless.runc.scope-cgroup",
+            "rootless.runc.memory.max",
+            "rootless.runc.pids.max",
+            "rootless.runc.unit-active",
+            "rootless.runc-gone",
+            "rootless.husk-run",
+            "rootless.husk.scope-cgroup",
+            "rootless.husk.memory.max",
+            "rootless.husk.pids.max",
+            "rootless.husk.unit-active",
+            "rootless.husk-exec",
+            "rootless.husk-pause",
+            "rootless.husk-resume",
+            "rootless.husk-ps",
+            "rootless.husk-delete",
+            "rootless.husk-nothing-left",
         ],
         _ => &[
             "host.cgroup-hybrid",
@@ -191,6 +215,7 @@ fn mode_checks(mode: &str) -> &'static [&'static str] {
             "husk.file-memory.soft_limit_in_bytes",
             "husk.file-cpu.cfs_quota_us",
             "husk.file-cpu.shares",
+            "rootless.v1-refused",
         ],
     }
 }
@@ -256,6 +281,7 @@ fn make_payload(repo: &Path, husk: &Path, client: &Path, runtimes: &[String], di
         ("client.sh", "scenarios/20-client.sh"),
         ("husk.sh", "scenarios/30-husk.sh"),
         ("engines.sh", "scenarios/40-engines.sh"),
+        ("rootless.sh", "scenarios/50-rootless.sh"),
     ] {
         std::fs::copy(source.join(from), dir.join(to)).unwrap();
     }

@@ -10,9 +10,9 @@
 #[path = "common/mod.rs"]
 mod common;
 use common::*;
+use common::fd_socket::FdSocket;
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixListener;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,61 +35,22 @@ fn terminal_bundle(args: &[&str], height: u32, width: u32) -> Bundle {
     b
 }
 
-/// The listening end of a console socket, in the bundle's directory.
-struct ConsoleSocket {
-    listener: UnixListener,
-    path: PathBuf,
-}
+/// A console socket in the bundle's directory; `receive` gives the pty
+/// master as a `Terminal`.
+struct ConsoleSocket(FdSocket);
 
 impl ConsoleSocket {
     fn new(b: &Bundle, name: &str) -> ConsoleSocket {
-        let path = b.dir.join(format!("{name}.sock"));
-        let listener = UnixListener::bind(&path).expect("bind the console socket");
-        listener.set_nonblocking(true).unwrap();
-        ConsoleSocket { listener, path }
+        ConsoleSocket(FdSocket::new(&b.dir, name, "console socket"))
     }
 
     fn path(&self) -> &str {
-        self.path.to_str().unwrap()
+        self.0.path()
     }
 
-    /// Accepts the runtime's connection and receives its one message:
-    /// the payload, and the pty master it carried (asserted to be the only
-    /// fd, and the only message).
     fn receive(&self) -> (String, Terminal) {
-        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-        let deadline = Instant::now() + TIMEOUT;
-        let (stream, _) = loop {
-            match self.listener.accept() {
-                Ok(conn) => break conn,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(e) => panic!("no connection on the console socket: {e}"),
-            }
-        };
-        stream.set_nonblocking(false).unwrap();
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let mut buf = [0u8; 4096];
-        let mut space = nix::cmsg_space!([RawFd; 4]);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-            .expect("recvmsg on the console socket");
-        let mut fds = Vec::new();
-        for cmsg in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(received) = cmsg {
-                // SAFETY: SCM_RIGHTS fds are new entries of our fd table,
-                // made by this recvmsg; nothing else owns them.
-                fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-            }
-        }
-        let bytes = msg.bytes;
-        let payload = String::from_utf8_lossy(&buf[..bytes]).into_owned();
-        assert_eq!(fds.len(), 1, "one fd with the message {payload:?}");
-        let mut rest = [0u8; 64];
-        let more = nix::unistd::read(&stream, &mut rest).expect("read after the message");
-        assert_eq!(more, 0, "more than one message: {:?}", String::from_utf8_lossy(&rest[..more]));
-        (payload, Terminal::new(fds.pop().unwrap()))
+        let (payload, master) = self.0.receive(TIMEOUT);
+        (payload, Terminal::new(master))
     }
 }
 
@@ -558,7 +519,7 @@ fn runcs_refusals() {
     b.config["process"]["terminal"] = false.into();
     b.write();
     assert_refused(&b, &b.husk(&["create", "--console-socket", socket.path(), &id]), &id, SOCKET_UNUSED);
-    assert!(socket.listener.accept().is_err(), "nobody connected");
+    assert!(!socket.0.connected(), "nobody connected");
 
     b.config["process"]["args"] = json!(["sleep", "100"]);
     b.write();

@@ -273,6 +273,61 @@ def fifty_sleepers(rt, work, count=50):
         memcg.remove()
 
 
+class RootlessRuntime(Runtime):
+    """A runtime run as the unprivileged test user (integration/engines/
+    rootless-user.sh), from a bundle `husk spec --rootless` wrote, with its
+    state in the user's own directory. The switch to the user happens in the
+    forked child before exec (no setpriv in between, whose exec would add
+    the same constant to every runtime and shrink the ratios)."""
+
+    def __init__(self, name, state_root, user):
+        super().__init__(name, state_root)
+        self.user = user
+
+    def call(self, *args, stdin=subprocess.DEVNULL):
+        uid, gid = self.user
+
+        def become_user():
+            os.setgroups([gid])
+            os.setgid(gid)
+            os.setuid(uid)
+        env = {"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": os.path.dirname(self.root), "HOME": "/"}
+        with tempfile.TemporaryFile() as err:
+            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=subprocess.DEVNULL, stderr=err,
+                                  preexec_fn=become_user, env=env)
+            err.seek(0)
+            done.stderr = err.read()
+        return done
+
+
+def rootless_setup(work):
+    """The test user, a rootless bundle it owns, and its runtimes."""
+    out = sh(os.path.join(REPO, "integration", "engines", "rootless-user.sh")).stdout.decode().split()
+    uid, gid = int(out[1]), int(out[2])
+    home = os.path.join(work, "rootless")
+    os.makedirs(os.path.join(home, "xdg"))
+    bundle = os.path.join(home, "bundle")
+    os.makedirs(bundle)
+    shutil.copytree(os.path.join(work, "rootfs"), os.path.join(bundle, "rootfs"), symlinks=True)
+    sh(HUSK, "spec", "--rootless", "--bundle", bundle)
+    path = os.path.join(bundle, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    config["ociVersion"] = "1.0.2-dev"
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["true"]
+    # The user's own ids, as `spec --rootless` run by that user writes them.
+    for key, own in (("uidMappings", uid), ("gidMappings", gid)):
+        config["linux"][key] = [{"containerID": 0, "hostID": own, "size": 1}]
+    with open(path, "w") as f:
+        json.dump(config, f)
+    sh("chown", "-R", f"{uid}:{gid}", home)
+    os.chmod(work, 0o755)
+    os.chmod(os.path.join(home, "xdg"), 0o700)
+    runtimes = {name: RootlessRuntime(name, os.path.join(home, "xdg", name), (uid, gid)) for name in RUNTIMES}
+    return runtimes, bundle
+
+
 def median_ms(values):
     return statistics.median(values) * 1000
 
@@ -321,6 +376,12 @@ def inner(args):
         fifty = {}
         for name in RUNTIMES:
             fifty[name] = fifty_sleepers(runtimes[name], work)
+
+        rootless, rootless_bundle = rootless_setup(work)
+        saved = runtimes
+        runtimes = rootless
+        interleave("rootless-run", lambda rt: lifecycle_run(rt, rootless_bundle), args.runs)
+        runtimes = saved
 
         phases = husk_phase_profile(runtimes["husk"], sleep_bundle, args.runs)
         compile_ms = husk_phase_profile(runtimes["husk"], seccomp_bundle, args.runs).get("seccomp compile", 0.0)
@@ -392,6 +453,7 @@ def report(args, results, fifty, phases, compile_ms):
                       f"containers' cgroups: {memory_notes}. None of the three keeps a process of its own beside the container.)\n"
     row("6. peak RSS of create", {n: statistics.median(results[n]["peak-rss"]) for n in RUNTIMES}, "KiB", "{:.0f}")
     row("7. create with Docker's seccomp profile", {n: median_ms(results[n]["create-seccomp"]) for n in RUNTIMES}, "ms")
+    row("8. rootless run /bin/true + delete (as a user)", {n: median_ms(results[n]["rootless-run"]) for n in RUNTIMES}, "ms")
     plain, filtered = median_ms(results["husk"]["create"]), median_ms(results["husk"]["create-seccomp"])
     lines.append(f"\nhusk create with Docker's seccomp profile ÷ without: **{filtered / plain:.2f}** "
                  f"(compiling the profile: median {compile_ms:.3f} ms).")
@@ -448,6 +510,8 @@ def main():
         faulthandler.dump_traceback_later(int(os.environ.get("BENCH_DUMP_AFTER", "0")) or 10**6, exit=True)
         if os.path.exists(CONTROLLERS):
             empty = tempfile.NamedTemporaryFile(prefix="husk-bench-controllers-")
+            # Readable by the rootless row's user too.
+            os.chmod(empty.name, 0o644)
             subprocess.run(["mount", "--bind", empty.name, CONTROLLERS], check=True)
         inner(args)
         return

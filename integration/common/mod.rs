@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod fd_socket;
 pub mod mountinfo;
 
 use std::path::{Path, PathBuf};

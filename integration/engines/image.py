@@ -5,9 +5,10 @@ beside it, a docker-archive manifest.json pointing at the same blobs. That
 one file works for `docker load`, `podman load` and `ctr images import`,
 so no registry is needed.
 
-    image.py ROOTFS OUT.tar NAME
+    image.py ROOTFS OUT.tar NAME [ENTRYPOINT...]
 
-NAME is the full reference, e.g. docker.io/library/busybox:latest.
+NAME is the full reference, e.g. docker.io/library/busybox:latest. An
+ENTRYPOINT (the CRI suite's pause image) replaces the default `sh` command.
 """
 import hashlib
 import io
@@ -41,9 +42,11 @@ def layer_tar(rootfs):
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: image.py ROOTFS OUT.tar NAME")
-    rootfs, out, name = sys.argv[1:]
+    if len(sys.argv) < 4:
+        sys.exit("usage: image.py ROOTFS OUT.tar NAME [ENTRYPOINT...]")
+    rootfs, out, name = sys.argv[1:4]
+    entrypoint = sys.argv[4:]
+    run = {"Entrypoint": entrypoint} if entrypoint else {"Cmd": ["sh"]}
     repo, _, tag = name.rpartition(":")
     layer = layer_tar(rootfs)
     layer_digest, layer_path = blob(layer)
@@ -53,8 +56,8 @@ def main():
         "created": "1970-01-01T00:00:00Z",
         "config": {
             "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": ["sh"],
             "WorkingDir": "/",
+            **run,
         },
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + layer_digest]},
         "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "image.py"}],

@@ -141,6 +141,30 @@ create_then_start_attached() {
     "$cli" rm -f cs1 >/dev/null 2>&1
 }
 
+# stop_then_rm SCENARIO CLI NAME: the end of a detached container whose
+# script traps SIGTERM and exits 0, with podman's verbs: `stop -t 10` must
+# leave it "exited 0", `rm` must remove it, and `ps -a` then be empty.
+stop_then_rm() {
+    local s=$1 cli=$2 name=$3 state
+    try "$cli" stop -t 10 "$name"
+    if [ "$rc" != 0 ]; then
+        fail "$s" "$ENGINE stop: rc=$rc $(oneline "$out")"
+        return
+    fi
+    state=$("$cli" inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$name" 2>&1)
+    if [ "$state" != "exited 0" ]; then
+        fail "$s" "after stop (SIGTERM, trapped, exit 0): state '$(oneline "$state")', want 'exited 0'"
+        return
+    fi
+    try "$cli" rm "$name"
+    if [ "$rc" != 0 ]; then
+        fail "$s" "$ENGINE rm: rc=$rc $(oneline "$out")"
+        return
+    fi
+    try "$cli" ps -aq
+    expect "$s" "containers left after rm" "$out" ""
+}
+
 # ---------------------------------------------------------------------------
 # Commands
 

@@ -54,8 +54,6 @@ EOF
     chmod 700 "$T/xdg"
 }
 
-inspect() { "$P" inspect --format "$2" "$1" 2>&1; }
-
 scen_run-exit-code() {
     try "$P" run --rm "$IMAGE" sh -c 'echo "$(id -u) $(hostname)"; exit 3'
     if [ "$rc" != 3 ]; then
@@ -70,30 +68,14 @@ scen_run-exit-code() {
 }
 
 scen_detached-exec-stop-rm() {
-    local s=detached-exec-stop-rm state
+    local s=detached-exec-stop-rm
     run_detached "$s" "$P" p1 -- "$LOOP" || return
     try "$P" exec p1 sh -c 'echo "exec-out $(cat /proc/1/comm)"; exit 4'
     if [ "$rc" != 4 ] || [ "$out" != "exec-out sh" ]; then
         fail $s "podman exec: rc=$rc '$(oneline "$out")', want 4 and 'exec-out sh'"
         return
     fi
-    try "$P" stop -t 10 p1
-    if [ "$rc" != 0 ]; then
-        fail $s "podman stop: rc=$rc $(oneline "$out")"
-        return
-    fi
-    state=$(inspect p1 '{{.State.Status}} {{.State.ExitCode}}')
-    if [ "$state" != "exited 0" ]; then
-        fail $s "after stop (SIGTERM, trapped, exit 0): state '$(oneline "$state")', want 'exited 0'"
-        return
-    fi
-    try "$P" rm p1
-    if [ "$rc" != 0 ]; then
-        fail $s "podman rm: rc=$rc $(oneline "$out")"
-        return
-    fi
-    try "$P" ps -aq
-    expect $s "containers left after rm" "$out" ""
+    stop_then_rm $s "$P" p1
 }
 
 # --user 1000: a subordinate id outside, the image's `user` inside.

@@ -96,24 +96,7 @@ scen_detached-exec-stop-rm() {
         fail $s "podman exec without -t: '$(oneline "$out")', want no-tty"
         return
     fi
-    try "$P" stop -t 10 p1
-    if [ "$rc" != 0 ]; then
-        fail $s "podman stop: rc=$rc $(oneline "$out")"
-        return
-    fi
-    local state
-    state=$(inspect p1 '{{.State.Status}} {{.State.ExitCode}}')
-    if [ "$state" != "exited 0" ]; then
-        fail $s "after stop (SIGTERM, trapped, exit 0): state '$(oneline "$state")', want 'exited 0'"
-        return
-    fi
-    try "$P" rm p1
-    if [ "$rc" != 0 ]; then
-        fail $s "podman rm: rc=$rc $(oneline "$out")"
-        return
-    fi
-    try "$P" ps -aq
-    expect $s "containers left after rm" "$out" ""
+    stop_then_rm $s "$P" p1
 }
 
 scen_tty() {

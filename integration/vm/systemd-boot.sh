@@ -49,7 +49,7 @@ image=$("$here/systemd-image.sh")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/husk-systemd-vm.XXXXXX")
 trap 'rm -rf --one-file-system "$tmp"' EXIT
 size=$(($(du -sm "$payload" | cut -f1) + 64))
-mke2fs -q -F -t ext4 -L husk-payload -d "$payload" "$tmp/payload.img" "${size}M" 2>"$tmp/mke2fs.err" ||
+mke2fs -q -F -t ext4 -L husk-payload -d "$payload" "$tmp/payload.img" "${size}M" >/dev/null 2>"$tmp/mke2fs.err" ||
     die "mke2fs -d $payload: $(cat "$tmp/mke2fs.err")"
 
 echo "systemd-boot: $mode: $image; append: $append" >&2

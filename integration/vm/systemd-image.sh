@@ -51,12 +51,13 @@ if [ -s "$out/rootfs.img" ]; then
     exit 0
 fi
 
-# systemd and what systemd-run, busctl and the engines need; Debian's runc is
+# systemd and what systemd-run, busctl and the engines need (dbus-user-session:
+# the user bus that rootless.sh reaches the user's systemd instance over); Debian's runc is
 # the oracle; busybox-static makes the containers' root file systems.
 packages=(
     systemd systemd-sysv dbus udev kmod linux-image-amd64
     runc containerd podman conmon docker.io iptables
-    busybox-static procps jq iproute2
+    busybox-static procps jq iproute2 dbus-user-session
 )
 mirror=http://deb.debian.org/debian
 security=http://deb.debian.org/debian-security
@@ -227,7 +228,9 @@ used=$(du -sm "$root" | cut -f1)
 # image is sparse and the VM writes to a snapshot of it.
 size=$((used + 1536))
 say "mke2fs -d: ${used} MiB used, ${size} MiB image"
-nice -n 10 mke2fs -q -F -t ext4 -L husk-root -d "$root" "$tmp/rootfs.img" "${size}M"
+# Its "Creating regular file" line to stderr: this script's stdout is the
+# image directory alone, which systemd-boot.sh reads.
+nice -n 10 mke2fs -q -F -t ext4 -L husk-root -d "$root" "$tmp/rootfs.img" "${size}M" >&2
 
 mkdir -p "$tmp/out"
 mv "$tmp/rootfs.img" "$tmp/vmlinuz" "$tmp/initrd.gz" "$tmp/packages" "$tmp/out/"

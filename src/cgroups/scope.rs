@@ -29,6 +29,10 @@ pub struct SystemdUnit {
     pub unit: String,
     /// The parent slice (`Slice=` of a scope, `Wants=` of a slice).
     pub slice: String,
+    /// Rootless: the unit is the user's systemd instance's, reached over
+    /// the user's bus.
+    #[serde(default)]
+    pub user: bool,
 }
 
 impl SystemdUnit {
@@ -38,7 +42,38 @@ impl SystemdUnit {
     /// runc places the slices under PID 1's cgroup less `init.scope`.
     pub fn resolve(host: &HostFacts, init_cgroups: &[procfs::ProcessCGroup], cgroups_path: Option<&str>, id: &str) -> Result<(SystemdUnit, CgroupPaths)> {
         let named = SystemdCgroup::parse(cgroups_path, id, false)?;
-        let relative = named.cgroup_path(None);
+        Self::resolve_named(host, init_cgroups, named, None)
+    }
+
+    /// The unit of a rootless container, in the user's systemd instance,
+    /// whose own cgroup is `manager_cgroup` (its `ControlGroup`): under it,
+    /// on a v2 host, where systemd delegates the user's subtree. runc's
+    /// default slice there is user.slice. systemd manages no v1 hierarchy
+    /// for a user: on a v1 or hybrid host this is refused, as runc does.
+    /// `manager_cgroup` asks the manager, once the host is known to be v2.
+    pub fn resolve_user(
+        host: &HostFacts,
+        cgroups_path: Option<&str>,
+        id: &str,
+        manager_cgroup: impl FnOnce() -> Result<String, SystemdError>,
+    ) -> Result<(SystemdUnit, CgroupPaths)> {
+        if host.cgroup_mode != CgroupMode::V2 {
+            return Err(CgroupError::from(SystemdError::RootlessNeedsV2));
+        }
+        let named = SystemdCgroup::parse(cgroups_path, id, true)?;
+        let manager_cgroup = manager_cgroup()?;
+        let (mut unit, paths) = Self::resolve_named(host, &[], named, Some(&manager_cgroup))?;
+        unit.user = true;
+        Ok((unit, paths))
+    }
+
+    fn resolve_named(
+        host: &HostFacts,
+        init_cgroups: &[procfs::ProcessCGroup],
+        named: SystemdCgroup,
+        manager_cgroup: Option<&str>,
+    ) -> Result<(SystemdUnit, CgroupPaths)> {
+        let relative = named.cgroup_path(manager_cgroup);
         let paths = if host.cgroup_mode == CgroupMode::V2 {
             CgroupPaths::V2(std::path::Path::new(super::CGROUP_ROOT).join(relative.trim_start_matches('/')))
         } else {
@@ -54,7 +89,7 @@ impl SystemdUnit {
                 .collect();
             CgroupPaths::V1(dirs)
         };
-        Ok((SystemdUnit { unit: named.unit_name(), slice: named.slice }, paths))
+        Ok((SystemdUnit { unit: named.unit_name(), slice: named.slice, user: false }, paths))
     }
 }
 
@@ -110,7 +145,7 @@ impl Scope {
     fn with_bus<T>(&self, f: impl FnOnce(&mut Manager) -> Result<T, SystemdError>) -> Result<T> {
         let mut bus = self.bus.borrow_mut();
         if bus.is_none() {
-            *bus = Some(Manager::system()?);
+            *bus = Some(if self.unit.user { Manager::user()? } else { Manager::system()? });
         }
         Ok(f(bus.as_mut().expect("connected above"))?)
     }
@@ -282,7 +317,7 @@ mod tests {
     fn a_scope_on_v2_is_under_its_slices() {
         let host = recorded::v2();
         let (unit, paths) = SystemdUnit::resolve(&host, &init_cgroups("0::/init.scope\n"), Some("a-b.slice:husk:c1"), "c1").unwrap();
-        assert_eq!(unit, SystemdUnit { unit: "husk-c1.scope".into(), slice: "a-b.slice".into() });
+        assert_eq!(unit, SystemdUnit { unit: "husk-c1.scope".into(), slice: "a-b.slice".into(), user: false });
         assert_eq!(paths, CgroupPaths::V2("/sys/fs/cgroup/a.slice/a-b.slice/husk-c1.scope".into()));
         let (unit, paths) = SystemdUnit::resolve(&host, &[], None, "web").unwrap();
         assert_eq!(unit.unit, "runc-web.scope");
@@ -309,6 +344,16 @@ mod tests {
         let (_, paths) = SystemdUnit::resolve(&host, &init_cgroups(&nested), Some("system.slice:husk:c1"), "c1").unwrap();
         let CgroupPaths::V1(dirs) = paths else { panic!("v1 host") };
         assert_eq!(dirs["memory"], Path::new("/sys/fs/cgroup/memory/outer/system.slice/husk-c1.scope"));
+    }
+
+    #[test]
+    fn a_rootless_scope_is_under_the_user_managers_cgroup() {
+        let manager = "/user.slice/user-1000.slice/user@1000.service";
+        let (unit, paths) = SystemdUnit::resolve_user(&recorded::v2(), None, "web", || Ok(manager.into())).unwrap();
+        assert_eq!(unit, SystemdUnit { unit: "runc-web.scope".into(), slice: "user.slice".into(), user: true });
+        assert_eq!(paths, CgroupPaths::V2(format!("/sys/fs/cgroup{manager}/user.slice/runc-web.scope").into()));
+        let error = SystemdUnit::resolve_user(&recorded::v1_hybrid(), None, "web", || panic!("no bus on v1")).err().unwrap().to_string();
+        assert!(error.contains("cgroup v2"), "{error}");
     }
 
     #[test]

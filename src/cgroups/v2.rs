@@ -23,11 +23,22 @@ impl V2 {
         ancestors.reverse();
         for dir in ancestors {
             let available = read(dir, "cgroup.controllers").unwrap_or_default();
-            let wanted: Vec<String> = available.split_whitespace().map(|c| format!("+{c}")).collect();
-            if wanted.is_empty() {
+            let enabled = read(dir, "cgroup.subtree_control").unwrap_or_default();
+            let enabled: Vec<&str> = enabled.split_whitespace().collect();
+            let missing: Vec<String> =
+                available.split_whitespace().filter(|c| !enabled.contains(c)).map(|c| format!("+{c}")).collect();
+            // Written only where something is missing: above a delegated
+            // subtree (rootless, systemd's user instance) the directories
+            // are root's, and systemd enabled what it delegates already.
+            if missing.is_empty() {
                 continue;
             }
-            write(dir, "cgroup.subtree_control", wanted.join(" "))?;
+            match write(dir, "cgroup.subtree_control", missing.join(" ")) {
+                // A controller a user may not enable stays off, as runc
+                // leaves it: a limit of it then fails naming its file.
+                Err(e) if e.is_permission() => {}
+                other => other?,
+            }
         }
         Ok(())
     }

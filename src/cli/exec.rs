@@ -25,6 +25,9 @@ pub struct ExecArgs {
     pid_file: Option<PathBuf>,
     #[arg(long = "console-socket")]
     console_socket: Option<PathBuf>,
+    /// Unix socket to send a pidfd of the process to.
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
     /// Allocate a pseudo-terminal (its master goes to --console-socket, or
     /// husk proxies its own terminal to it).
     #[arg(short = 't', long)]
@@ -98,6 +101,7 @@ impl ExecArgs {
             ignore_paused: self.ignore_paused,
             console_socket: self.console_socket.clone(),
             sub_cgroups: crate::cgroups::sub::parse(&self.cgroup).map_err(crate::cgroups::CgroupError::from)?,
+            pidfd_socket: self.pidfd_socket.clone(),
         })
     }
 

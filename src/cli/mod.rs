@@ -88,6 +88,9 @@ pub struct CreateArgs {
     /// Pass N extra fds (from 3 on) to the container.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Unix socket to send a pidfd of the container's init to.
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     pub id: String,
 }
 
@@ -207,12 +210,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
         return Err(UsageError::NoCommand.into());
     };
-    let caller = Caller::read();
-    let rootless = caller.rootless(RootlessFlag::parse(cli.rootless.as_deref()));
+    // Read only by the verbs that need it: `state` with --root need not.
+    let caller = std::cell::OnceCell::new();
+    let caller = || caller.get_or_init(Caller::read);
+    let rootless = || caller().rootless(RootlessFlag::parse(cli.rootless.as_deref()));
     let root = match &cli.root {
         Some(root) => root.clone(),
         None => {
-            let root = caller.default_root();
+            let root = caller().default_root();
             if root != std::path::Path::new(crate::rootless::DEFAULT_ROOT) {
                 crate::rootless::prepare_runtime_dir_root(&root)?;
             }
@@ -224,7 +229,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     // The verbs that put husk's binary inside a container run it from a
     // read-only view first (CVE-2019-5736; see security/exe.rs).
     if matches!(command, Command::Create(_) | Command::Run { .. } | Command::Exec(_)) {
-        crate::security::exe::ensure_read_only_binary(&caller, &mut warn)?;
+        crate::security::exe::ensure_read_only_binary(caller(), &mut warn)?;
     }
     // After that check, which may run husk again from the read-only view.
     // The verb and the container only: a command's flags may carry secrets
@@ -235,12 +240,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     });
     match command {
         Command::Create(args) => {
-            container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup, rootless, &caller), &mut warn)?;
+            container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup, rootless(), caller()), &mut warn)?;
             Ok(0)
         }
         Command::Start { id } => container::start(&store, &id, &mut warn).map(|()| 0),
         Command::Run { create, detach, keep, .. } => {
-            run_container(&store, &create_options(&create, detach, cli.systemd_cgroup, rootless, &caller), keep, &mut warn)
+            run_container(&store, &create_options(&create, detach, cli.systemd_cgroup, rootless(), caller()), keep, &mut warn)
         }
         Command::State { id } => {
             let container = store.load(&id)?;
@@ -290,6 +295,7 @@ fn create_options(args: &CreateArgs, detached: bool, systemd_cgroup: bool, rootl
         listen_fds: crate::activation::listen_fds(),
         notify_socket: crate::activation::host_notify_socket(),
         console_socket: args.console_socket.clone(),
+        pidfd_socket: args.pidfd_socket.clone(),
         detached,
         systemd_cgroup,
         rootless,

@@ -23,6 +23,7 @@ use crate::host::{self, HostFacts, Topology};
 use crate::init::{self, InitArgs};
 use crate::launch::console::{self, ConsoleTarget};
 use crate::launch::parent::{self, ParentPart};
+use crate::launch::pidfd;
 use crate::launch::spawn::{self, Children, Spawned};
 use crate::launch::{self, Launching, ParentEnd, Route, Script};
 use crate::logging;
@@ -50,6 +51,8 @@ pub struct CreateOptions {
     pub notify_socket: Option<PathBuf>,
     /// `--console-socket`.
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`.
+    pub pidfd_socket: Option<PathBuf>,
     /// `create` and `run -d`: husk will not stay with the container.
     pub detached: bool,
     /// `--systemd-cgroup`: the cgroup is a systemd scope.
@@ -191,7 +194,13 @@ impl Plan {
         let host = HostFacts::read()?;
         let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().as_ref()).map(|p| p.to_string_lossy());
         let (cgroup, systemd, unit_properties) = if opts.systemd_cgroup {
-            let (unit, paths) = SystemdUnit::resolve(&host, &host::read_init_cgroups()?, cgroups_path.as_deref(), &opts.id)?;
+            let (unit, paths) = if opts.rootless {
+                // The user's systemd instance, over the user's bus.
+                let manager_cgroup = || crate::systemd::manager::Manager::user()?.control_group();
+                SystemdUnit::resolve_user(&host, cgroups_path.as_deref(), &opts.id, manager_cgroup)?
+            } else {
+                SystemdUnit::resolve(&host, &host::read_init_cgroups()?, cgroups_path.as_deref(), &opts.id)?
+            };
             (paths, Some(unit), cgroups::annotated_properties(spec.annotations().as_ref())?)
         } else {
             (cgroups::resolve(&host, cgroups_path.as_deref().map(Path::new), &opts.id)?, None, Vec::new())
@@ -323,6 +332,7 @@ fn set_up(
         console: plan.console.as_ref(),
         listener: loaded.seccomp.as_ref().and_then(|f| f.listener()),
         net_devices: &plan.net_devices,
+        placement_may_fail: false,
     };
     let launched = parent::converse(&mut parent_end, &part, first, born_in_cgroup, &mut children)?;
     phase("init ready");
@@ -333,6 +343,9 @@ fn set_up(
     container.pid = launched.pid.as_raw();
     container.pid_start = state::start_time(container.pid).ok_or(super::LifecycleError::InitExitedDuringCreate)?;
     store.save(&container)?;
+    if let Some(socket) = &opts.pidfd_socket {
+        pidfd::send(socket, launched.pid, pidfd::ProcessKind::Init).map_err(launch::LaunchError::from)?;
+    }
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, launched.pid)?;
     }

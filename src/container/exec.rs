@@ -16,6 +16,7 @@ use crate::host::Topology;
 use crate::init::{self, ExecArgs};
 use crate::launch::console;
 use crate::launch::parent::{self, ParentPart};
+use crate::launch::pidfd;
 use crate::launch::spawn::{self, Children, Spawned};
 use crate::launch::{self, Route, Script};
 use crate::namespaces::NamespacePlan;
@@ -35,6 +36,8 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// `--cgroup`: cgroups below the container's to go into instead.
     pub sub_cgroups: Option<cgroups::sub::SubCgroups>,
+    /// `--pidfd-socket`.
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// Runs the process; returns husk's exit code (the process's, in the
@@ -139,11 +142,15 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         console: console_target.as_ref(),
         listener,
         net_devices: &[],
+        placement_may_fail: rootless_euid,
     };
     let launched = parent::converse(&mut parent_end, &part, pid, born_in_cgroup, &mut children)?;
     // The process proper, when an intermediate forked it.
     let pid = launched.pid;
     debug(&format!("pid {pid} set up and executing"));
+    if let Some(socket) = &opts.pidfd_socket {
+        pidfd::send(socket, pid, pidfd::ProcessKind::Exec).map_err(launch::LaunchError::from)?;
+    }
     if let Some(pid_file) = &opts.pid_file {
         debug(&format!("writing pid file {}", pid_file.display()));
         write_pid_file(pid_file, pid)?;

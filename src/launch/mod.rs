@@ -15,6 +15,7 @@ pub mod console;
 pub mod conversation;
 pub mod message;
 pub mod parent;
+pub mod pidfd;
 pub mod script;
 pub mod spawn;
 
@@ -81,4 +82,6 @@ pub enum LaunchError {
     Seccomp(#[from] crate::security::seccomp::SeccompError),
     #[error(transparent)]
     Console(#[from] console::ConsoleError),
+    #[error(transparent)]
+    Pidfd(#[from] pidfd::PidfdError),
 }

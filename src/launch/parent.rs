@@ -38,6 +38,10 @@ pub struct ParentPart<'a> {
     pub listener: Option<&'a Listener>,
     /// Host interfaces to move into the process's network namespace.
     pub net_devices: &'a [crate::netdev::Move],
+    /// A rootless `exec`: a cgroup the user may not move the process into
+    /// (outside the subtree delegated to it) leaves the process where it
+    /// is, as runc's rootless exec leaves it.
+    pub placement_may_fail: bool,
 }
 
 /// A process that was launched.
@@ -134,7 +138,12 @@ pub fn commit<T: Transport<ParentSays, ChildSays>>(conversation: &mut Conversati
 /// lowering the score takes CAP_SYS_RESOURCE in the host's user namespace.
 fn place(part: &ParentPart<'_>, pid: Pid, born_in_cgroup: bool) -> Result<(), LaunchError> {
     if !born_in_cgroup && let Some(cgroup) = part.cgroup {
-        cgroup.add_process(pid.as_raw())?;
+        match cgroup.add_process(pid.as_raw()) {
+            Err(e) if part.placement_may_fail && e.is_permission() => {
+                crate::logging::debug(&format!("the process stays outside the container's cgroup: {e}"));
+            }
+            other => other?,
+        }
     }
     // Once the init's network namespace exists, and before the hooks that
     // may configure the devices further.

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::mount::{MsFlags, mount};
 use oci_spec::runtime::Mount;
 
@@ -84,11 +85,31 @@ pub fn mount_cgroup(ctx: &MountContext<'_>, entry: &Mount, opts: &MountOptions) 
         CgroupMountPlan::Cgroup2 => {
             let target = target_dir(ctx, destination)?;
             let flags = opts.flags - MsFlags::MS_REMOUNT;
-            mount(Some("cgroup2"), &fd_path(&target), Some("cgroup2"), flags, None::<&str>)
-                .map_err(|e| RootfsError::sys("mount cgroup2 on", destination, e))
+            match mount(Some("cgroup2"), &fd_path(&target), Some("cgroup2"), flags, None::<&str>) {
+                Ok(()) => Ok(()),
+                // In a user namespace without a cgroup namespace of its own
+                // (rootless), cgroup2 cannot be mounted: bound instead, as
+                // runc binds it.
+                Err(Errno::EPERM | Errno::EBUSY) => bind_cgroup2(ctx, destination, opts, &target),
+                Err(e) => Err(RootfsError::sys("mount cgroup2 on", destination, e)),
+            }
         }
         CgroupMountPlan::V1(hierarchies) => mount_v1_hierarchies(ctx, destination, opts, &hierarchies),
     }
+}
+
+/// runc's fallback for cgroup2: a bind of the container's own cgroup with
+/// a cgroup namespace (emulating its view), else of the host's cgroup2
+/// mount, with the entry's flags (read-only, usually) made to hold.
+fn bind_cgroup2(ctx: &MountContext<'_>, destination: &Path, opts: &MountOptions, target: &std::os::fd::OwnedFd) -> Result<(), RootfsError> {
+    let source = match ctx.cgroup {
+        Some(CgroupPaths::V2(dir)) if ctx.cgroup_ns => dir.clone(),
+        _ => PathBuf::from(cgroups::CGROUP_ROOT),
+    };
+    mount(Some(&source), &fd_path(target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| RootfsError::sys(&format!("bind {} on", source.display()), destination, e))?;
+    let mounted = reopen_mounted(ctx, destination)?;
+    remount(&mounted, destination, opts.flags | MsFlags::MS_BIND)
 }
 
 fn mount_v1_hierarchies(

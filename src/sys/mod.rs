@@ -249,6 +249,16 @@ pub fn kill_raw(pid: i32, signal: i32) -> nix::Result<()> {
     Errno::result(unsafe { libc::kill(pid, signal) }).map(drop)
 }
 
+/// pidfd_open(2) (Linux 5.3), which nix does not wrap: a close-on-exec fd
+/// that refers to the process `pid`.
+pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags (none) and touches no memory.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let fd = Errno::result(ret)?;
+    // SAFETY: a successful pidfd_open returns a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// Opens /dev/null on any of fds 0, 1 and 2 that is closed, so that no fd
 /// husk opens later lands there and reaches the container as its stdio.
 pub fn ensure_stdio_open() {

@@ -193,6 +193,14 @@ impl Manager {
         }
     }
 
+    /// The manager's own cgroup (`ControlGroup`): a user manager's, under
+    /// which its units' cgroups are (`/user.slice/user-1000.slice/
+    /// user@1000.service`); the system manager's is the root.
+    pub fn control_group(&mut self) -> Result<String, SystemdError> {
+        let value = self.property(MANAGER_PATH, MANAGER, "ControlGroup")?;
+        Ok(value.as_str().unwrap_or_default().to_string())
+    }
+
     /// The manager's version number ("252.38-1~deb12u1" is 252), which
     /// decides what properties runc may send.
     pub fn version(&mut self) -> Result<u32, SystemdError> {

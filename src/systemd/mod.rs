@@ -47,6 +47,8 @@ pub enum SystemdError {
     CgroupsPath { problem: String },
     #[error("config.json: linux.resources.cpu.{field}: \"{value}\": {problem}")]
     CpuList { field: &'static str, value: String, problem: String },
+    #[error("--systemd-cgroup rootless needs a cgroup v2 host: a user's systemd instance manages no v1 hierarchy")]
+    RootlessNeedsV2,
 }
 
 /// An I/O error's text without Rust's " (os error N)".

@@ -202,9 +202,11 @@ END
 }
 podman_unit() { echo "libpod-$1.scope"; }
 podman_run_rm() {
-    rm -f "$T/cid"
-    try "${P[@]}" run --rm --cidfile "$T/cid" --name "$1" "$IMAGE" sh -c "$2"
-    ID=$(cat "$T/cid" 2>/dev/null)
+    # A file per container: a late writer of an earlier one (a timed-out
+    # client under TCG) cannot make this run refuse its --cidfile.
+    rm -f "$T/cid-$1"
+    try "${P[@]}" run --rm --cidfile "$T/cid-$1" --name "$1" "$IMAGE" sh -c "$2"
+    ID=$(cat "$T/cid-$1" 2>/dev/null)
 }
 podman_run_d() {
     local opts=()
@@ -261,10 +263,10 @@ D=(tl docker)
 docker_unit() { echo "docker-$1.scope"; }
 docker_opts() { echo "--runtime ${DOCKER_RUNTIME_NAMES[$RT]} --network host --security-opt apparmor=unconfined"; }
 docker_run_rm() {
-    rm -f "$T/cid"
+    rm -f "$T/cid-docker-$1"
     # shellcheck disable=SC2046
-    try "${D[@]}" run --rm --cidfile "$T/cid" --name "$1" $(docker_opts) "$IMAGE" sh -c "$2"
-    ID=$(cat "$T/cid" 2>/dev/null)
+    try "${D[@]}" run --rm --cidfile "$T/cid-docker-$1" --name "$1" $(docker_opts) "$IMAGE" sh -c "$2"
+    ID=$(cat "$T/cid-docker-$1" 2>/dev/null)
 }
 docker_run_d() {
     local opts=()
