@@ -19,11 +19,23 @@
 //!   otherwise its conditional rules are tried in profile order.
 //! - 64-bit arguments are compared as two 32-bit halves, high word first;
 //!   32-bit ABIs (i386, x32) compare the low word only, as libseccomp does.
+//!   `SCMP_CMP_MASKED_EQ` compares with `valueTwo & value`, as libseccomp.
+//! - On i386, a rule on a socket or SysV IPC call also holds for it through
+//!   socketcall(2) or ipc(2) (first argument the call's number, the rule's
+//!   condition on the first argument dropped), as libseccomp adds it.
+//! - On x86_64 the x32 bit picks the x32 table; -1 (a tracer's skipped
+//!   call) is left to the x86_64 rules, as in libseccomp's filter.
 //! - runc's -ENOSYS stub: unless the default action lets calls through
 //!   (allow, log, trace), a call numbered above the highest one the profile
 //!   names, on an architecture the profile lists, fails with ENOSYS rather
 //!   than the default action, so that a libc can fall back from a call newer
-//!   than the profile.
+//!   than the profile (not when the default is ENOSYS already, as runc).
+//!   On i386 the multiplexers count for "highest" (runc counts only them
+//!   for a socket call: a direct socket(2) the profile allows would get
+//!   ENOSYS there).
+//!
+//! src/security/seccomp/differential.rs checks all of this against
+//! libseccomp 2.5 on random profiles.
 //! - Unknown call names are skipped with a warning (names that exist only on
 //!   other architectures are skipped silently).
 //!
@@ -38,6 +50,7 @@
 //! passes the notify fd to `create` over the sync channel, and `create` sends
 //! it to `listenerPath` with the container process state, as runc does.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
@@ -91,6 +104,7 @@ const JA: u16 = 0x05; // BPF_JMP (5) | BPF_JA (0)
 const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ (0x10) | BPF_K
 const JGT: u16 = 0x25; // BPF_JMP | BPF_JGT (0x20) | BPF_K
 const JGE: u16 = 0x35; // BPF_JMP | BPF_JGE (0x30) | BPF_K
+const JSET: u16 = 0x45; // BPF_JMP | BPF_JSET (0x40) | BPF_K
 const RET_K: u16 = 0x06; // BPF_RET (6) | BPF_K
 
 // Offsets in struct seccomp_data.
@@ -327,11 +341,15 @@ fn condition(arg: &oci_spec::runtime::LinuxSeccompArg, field: &str) -> Result<Co
         Operator::ScmpCmpGt => Op::Gt,
         Operator::ScmpCmpMaskedEq => Op::MaskedEq,
     };
+    let value_two = arg.value_two().unwrap_or(0);
     Ok(Cond {
         index: index as u8,
         op,
         value: arg.value(),
-        value_two: arg.value_two().unwrap_or(0),
+        // libseccomp keeps only the bits of the expected value that are in
+        // the mask (runc and crun take MaskedEq from it): `valueTwo` bits
+        // outside `value` do not make the condition impossible.
+        value_two: if op == Op::MaskedEq { value_two & arg.value() } else { value_two },
     })
 }
 
@@ -382,11 +400,14 @@ fn rules<'a>(profile: &'a LinuxSeccomp, default: u32, warnings: &mut Vec<String>
     Ok(rules)
 }
 
+/// One way for a call to get an action: (action, its ANDed conditions).
+type Alternative<'a> = (u32, Cow<'a, [Cond]>);
+
 /// What a call gets on one ABI.
 enum Verdict<'a> {
     Always(u32),
     /// Conditional rules, tried in order: (action, conditions).
-    Check(Vec<(u32, &'a [Cond])>),
+    Check(Vec<Alternative<'a>>),
 }
 
 /// One ABI's share of the filter.
@@ -399,17 +420,39 @@ struct AbiPlan<'a> {
 
 fn plan<'a>(abi: Abi, listed: bool, rules: &'a [Rule<'a>], stub: bool) -> AbiPlan<'a> {
     let table = abi.table();
-    let mut by_nr: BTreeMap<u32, Vec<(u32, &'a [Cond])>> = BTreeMap::new();
+    let mut by_nr: BTreeMap<u32, Vec<Alternative<'a>>> = BTreeMap::new();
     let mut highest = None;
     for rule in rules {
         for name in rule.names {
-            let Some(nr) = lookup(table, name) else { continue };
-            highest = highest.max(Some(nr));
+            let direct = lookup(table, name);
+            // On i386 a socket or SysV IPC call can also be made through
+            // socketcall(2) or ipc(2), its number in the first argument:
+            // libseccomp adds the rule there too (with that number in place
+            // of any condition on the first argument, which the multiplexer
+            // does not pass through), and so must husk, or a deny rule could
+            // be bypassed through the multiplexer.
+            let multiplexed = if abi == Abi::I386 { syscalls::i386_multiplexed(name) } else { None };
+            highest = highest.max(direct).max(multiplexed.map(|(nr, _)| nr));
             if rule.redundant {
                 continue;
             }
-            let entry = by_nr.entry(nr).or_default();
-            entry.extend(rule.alternatives.iter().map(|alt| (rule.action, alt.as_slice())));
+            if let Some(nr) = direct {
+                let entry = by_nr.entry(nr).or_default();
+                entry.extend(rule.alternatives.iter().map(|alt| (rule.action, Cow::Borrowed(alt.as_slice()))));
+            }
+            if let Some((nr, call)) = multiplexed {
+                let entry = by_nr.entry(nr).or_default();
+                entry.extend(rule.alternatives.iter().map(|alt| {
+                    let first = Cond {
+                        index: 0,
+                        op: Op::Eq,
+                        value: call,
+                        value_two: 0,
+                    };
+                    let rest = alt.iter().filter(|c| c.index != 0).copied();
+                    (rule.action, Cow::Owned(std::iter::once(first).chain(rest).collect()))
+                }));
+            }
         }
     }
     let verdicts = by_nr
@@ -425,7 +468,9 @@ fn plan<'a>(abi: Abi, listed: bool, rules: &'a [Rule<'a>], stub: bool) -> AbiPla
     AbiPlan {
         abi,
         verdicts,
-        enosys_above: if listed && stub { highest } else { None },
+        // runc's findLastSyscalls takes a highest number of 0 (only `read`
+        // on x86_64) for "none found" and adds no stub then.
+        enosys_above: if listed && stub { highest.filter(|&nr| nr != 0) } else { None },
     }
 }
 
@@ -455,7 +500,11 @@ pub fn compile(profile: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Fil
             None => {}
         }
     }
-    let stub = !matches!(default_action, Action::ScmpActAllow | Action::ScmpActLog | Action::ScmpActTrace);
+    // runc adds no stub when the default already fails calls with ENOSYS:
+    // it would make no difference but for numbers libseccomp kills as a bad
+    // architecture (x86_64 numbers past the x32 bit).
+    let stub = !matches!(default_action, Action::ScmpActAllow | Action::ScmpActLog | Action::ScmpActTrace)
+        && default != RET_ERRNO | libc::ENOSYS as u32;
     let plans: Vec<AbiPlan<'_>> = abis.iter().map(|(abi, listed)| plan(*abi, *listed, &rules, stub)).collect();
 
     let program = emit(&plans, default);
@@ -533,17 +582,29 @@ fn emit(plans: &[AbiPlan<'_>], default: u32) -> Vec<Insn> {
         let mut body = vec![stmt(LD_W_ABS, OFFSET_NR)];
         if audit == AUDIT_ARCH_X86_64 {
             match (find(Abi::X86_64), find(Abi::X32)) {
+                // The x32 bit picks the table, as the kernel and runc's stub
+                // do (numbers at or above 0x80000000 without it are x86_64's
+                // to refuse: above any call, they get the stub's ENOSYS).
                 (Some(wide), Some(x32)) => {
-                    when(&mut body, JGE, X32_SYSCALL_BIT, abi_body(x32, default));
+                    when(&mut body, JSET, X32_SYSCALL_BIT, abi_body(x32, default));
                     body.extend(abi_body(wide, default));
                 }
+                // No x32: its calls are a bad architecture, as in libseccomp,
+                // except -1 (a tracer's "skip this call"), which goes to the
+                // x86_64 rules without the stub (runc's stub lets every
+                // number with the x32 bit through to libseccomp's filter).
                 (Some(wide), None) => {
+                    let stub = enosys_stub(wide);
+                    body.push(jump(JSET, X32_SYSCALL_BIT, 0, 2));
+                    body.push(jump(JEQ, u32::MAX, stub.len() as u8 + 3, 0));
+                    body.push(ret(RET_BAD_ARCH));
+                    body.extend(stub);
                     body.push(jump(JGE, X32_SYSCALL_BIT, 0, 1));
                     body.push(ret(RET_BAD_ARCH));
-                    body.extend(abi_body(wide, default));
+                    body.extend(rules_body(wide, default));
                 }
                 (None, Some(x32)) => {
-                    body.push(jump(JGE, X32_SYSCALL_BIT, 1, 0));
+                    body.push(jump(JSET, X32_SYSCALL_BIT, 1, 0));
                     body.push(ret(RET_BAD_ARCH));
                     body.extend(abi_body(x32, default));
                 }
@@ -561,11 +622,22 @@ fn emit(plans: &[AbiPlan<'_>], default: u32) -> Vec<Insn> {
 
 /// The checks of one ABI, with the call number in A.
 fn abi_body(plan: &AbiPlan<'_>, default: u32) -> Vec<Insn> {
-    let mut out = Vec::new();
-    if let Some(highest) = plan.enosys_above {
-        out.push(jump(JGT, highest, 0, 1));
-        out.push(ret(RET_ERRNO | libc::ENOSYS as u32));
+    let mut out = enosys_stub(plan);
+    out.extend(rules_body(plan, default));
+    out
+}
+
+/// runc's stub, with the call number in A: none or two instructions.
+fn enosys_stub(plan: &AbiPlan<'_>) -> Vec<Insn> {
+    match plan.enosys_above {
+        Some(highest) => vec![jump(JGT, highest, 0, 1), ret(RET_ERRNO | libc::ENOSYS as u32)],
+        None => Vec::new(),
     }
+}
+
+/// The rules of one ABI, then its default, with the call number in A.
+fn rules_body(plan: &AbiPlan<'_>, default: u32) -> Vec<Insn> {
+    let mut out = Vec::new();
     // Calls decided by number alone, grouped by action, allow first: runs of
     // up to 255 `jeq` jumping to one shared `ret`.
     let mut groups: BTreeMap<(bool, u32), Vec<u32>> = BTreeMap::new();
@@ -593,7 +665,7 @@ fn abi_body(plan: &AbiPlan<'_>, default: u32) -> Vec<Insn> {
         if let Verdict::Check(rules) = verdict {
             let mut body = Vec::new();
             for (action, conds) in rules {
-                body.extend(rule_code(conds, *action, plan.abi.narrow()));
+                body.extend(rule_code(conds.as_ref(), *action, plan.abi.narrow()));
             }
             body.push(ret(default));
             when(&mut out, JEQ, *nr, body);
@@ -785,3 +857,6 @@ impl Listener {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod differential;

@@ -1674,3 +1674,50 @@ pub const OTHER_ARCHITECTURES: &[&str] = &[
     "utimes_time32",
     "utrap_install",
 ];
+
+/// i386's multiplexed calls: name -> (socketcall or ipc's number, the call
+/// number it takes as its first argument: SYS_* of linux/net.h, and the
+/// SEMOP.. SHMCTL of linux/ipc.h).
+const I386_MULTIPLEXED: &[(&str, u32, u64)] = &[
+    ("accept", 102, 5),
+    ("accept4", 102, 18),
+    ("bind", 102, 2),
+    ("connect", 102, 3),
+    ("getpeername", 102, 7),
+    ("getsockname", 102, 6),
+    ("getsockopt", 102, 15),
+    ("listen", 102, 4),
+    ("msgctl", 117, 14),
+    ("msgget", 117, 13),
+    ("msgrcv", 117, 12),
+    ("msgsnd", 117, 11),
+    ("recv", 102, 10),
+    ("recvfrom", 102, 12),
+    ("recvmmsg", 102, 19),
+    ("recvmsg", 102, 17),
+    ("semctl", 117, 3),
+    ("semget", 117, 2),
+    ("semop", 117, 1),
+    ("semtimedop", 117, 4),
+    ("send", 102, 9),
+    ("sendmmsg", 102, 20),
+    ("sendmsg", 102, 16),
+    ("sendto", 102, 11),
+    ("setsockopt", 102, 14),
+    ("shmat", 117, 21),
+    ("shmctl", 117, 24),
+    ("shmdt", 117, 22),
+    ("shmget", 117, 23),
+    ("shutdown", 102, 13),
+    ("socket", 102, 1),
+    ("socketpair", 102, 8),
+];
+
+/// Where i386 also takes the call `name` through a multiplexer: (socketcall
+/// or ipc's number, the call's number in its first argument).
+pub fn i386_multiplexed(name: &str) -> Option<(u32, u64)> {
+    I386_MULTIPLEXED
+        .binary_search_by(|(n, _, _)| (*n).cmp(name))
+        .ok()
+        .map(|i| (I386_MULTIPLEXED[i].1, I386_MULTIPLEXED[i].2))
+}

@@ -30,6 +30,7 @@ fn run(program: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
             JEQ => pc += taken(a == k),
             JGT => pc += taken(a > k),
             JGE => pc += taken(a >= k),
+            JSET => pc += taken(a & k != 0),
             RET_K => return k,
             other => panic!("unexpected opcode {other:#x}"),
         }
@@ -43,7 +44,7 @@ fn well_formed(program: &[Insn]) {
     for (pc, insn) in program.iter().enumerate() {
         let targets: Vec<usize> = match insn.code {
             JA => vec![pc + 1 + insn.k as usize],
-            JEQ | JGT | JGE => vec![pc + 1 + insn.jt as usize, pc + 1 + insn.jf as usize],
+            JEQ | JGT | JGE | JSET => vec![pc + 1 + insn.jt as usize, pc + 1 + insn.jf as usize],
             _ => vec![],
         };
         for target in targets {
@@ -288,7 +289,9 @@ fn architectures() {
     assert_eq!(run(&filter.program, AUDIT_ARCH_X86_64, 83, [0; 6]), EPERM);
     assert_eq!(run(&filter.program, AUDIT_ARCH_I386, 39, [0; 6]), RET_BAD_ARCH);
     assert_eq!(run(&filter.program, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 83, [0; 6]), RET_BAD_ARCH);
-    assert_eq!(run(&filter.program, AUDIT_ARCH_X86_64, u32::MAX, [0; 6]), RET_BAD_ARCH);
+    // -1, a tracer's "skip this call", is x86_64's (libseccomp's order).
+    assert_eq!(run(&filter.program, AUDIT_ARCH_X86_64, u32::MAX, [0; 6]), RET_ALLOW);
+    assert_eq!(run(&filter.program, AUDIT_ARCH_X86_64, 0x8000_0000, [0; 6]), RET_BAD_ARCH);
     assert_eq!(run(&filter.program, AUDIT_ARCH_AARCH64, 34, [0; 6]), RET_BAD_ARCH);
     // i386 uses its own numbers: mkdir is 39 there (getpid on x86_64).
     let filter = denies_mkdir(json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]));
@@ -530,4 +533,51 @@ fn docker_default_profile_compiles_fast_and_behaves() {
     assert_eq!(run(&filter.program, AUDIT_ARCH_I386, 136, [0x0040_0000, 0, 0, 0, 0, 0]), EPERM, "i386 personality");
     assert_eq!(run(&filter.program, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 39, [0; 6]), RET_ALLOW, "x32 getpid");
     assert_eq!(run(&filter.program, AUDIT_ARCH_AARCH64, 172, [0; 6]), RET_BAD_ARCH);
+}
+
+#[test]
+fn masked_eq_ignores_expected_bits_outside_the_mask_like_libseccomp() {
+    // valueTwo 0x1_0000_0003 under mask 0xff: libseccomp (so runc and crun)
+    // compares against 0x03, so arg 0x103 matches; compared as written the
+    // rule could never match. Found by the differential test.
+    for arches in [json!(["SCMP_ARCH_X86_64"]), json!(["SCMP_ARCH_X86"])] {
+        let filter = compiled(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": arches,
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "args": [
+                {"index": 0, "op": "SCMP_CMP_MASKED_EQ", "value": 0xff, "valueTwo": 0x1_0000_0003u64}]}]
+        }));
+        assert_eq!(x86_64(&filter, "getppid", [0x103, 0, 0, 0, 0, 0]), EPERM);
+        assert_eq!(x86_64(&filter, "getppid", [0x104, 0, 0, 0, 0, 0]), RET_ALLOW);
+        let i386 = nr(Abi::I386, "getppid");
+        assert_eq!(run(&filter.program, AUDIT_ARCH_I386, i386, [0x103, 0, 0, 0, 0, 0]) == EPERM, arches[0] == "SCMP_ARCH_X86");
+    }
+}
+
+#[test]
+fn i386_socket_and_ipc_rules_also_hold_through_their_multiplexers() {
+    // A deny rule on socket must not be bypassed with socketcall(SYS_SOCKET)
+    // on i386 (libseccomp adds it there too; found by the differential).
+    let filter = compiled(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "syscalls": [
+            {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["semop", "shmat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}
+        ]
+    }));
+    let i386 = |nr: u32, args: [u64; 6]| run(&filter.program, AUDIT_ARCH_I386, nr, args);
+    assert_eq!(i386(359, [40, 0, 0, 0, 0, 0]), EPERM, "direct socket(AF_VSOCK)");
+    assert_eq!(i386(359, [2, 0, 0, 0, 0, 0]), RET_ALLOW);
+    // Through socketcall the first argument is the call (SYS_SOCKET = 1),
+    // so the rule's condition on it cannot be checked: libseccomp drops it.
+    assert_eq!(i386(102, [1, 0x1000, 0, 0, 0, 0]), EPERM, "socketcall(SYS_SOCKET)");
+    assert_eq!(i386(102, [3, 0x1000, 0, 0, 0, 0]), RET_ALLOW, "socketcall(SYS_CONNECT)");
+    assert_eq!(i386(117, [1, 0, 0, 0, 0, 0]), RET_ERRNO | 13, "ipc(SEMOP)");
+    assert_eq!(i386(117, [21, 0, 0, 0, 0, 0]), RET_ERRNO | 13, "ipc(SHMAT)");
+    assert_eq!(i386(117, [22, 0, 0, 0, 0, 0]), RET_ALLOW, "ipc(SHMDT)");
+    assert_eq!(i386(nr(Abi::I386, "shmat"), [0; 6]), RET_ERRNO | 13, "direct shmat");
+    // x86_64 has no multiplexer: socketcall's number there is another call.
+    assert_eq!(x86_64(&filter, "socket", [40, 0, 0, 0, 0, 0]), EPERM);
+    assert_eq!(run(&filter.program, AUDIT_ARCH_X86_64, 102, [1, 0, 0, 0, 0, 0]), RET_ALLOW, "getuid on x86_64");
 }
