@@ -20,17 +20,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-
-fn escprobe() -> &'static Path {
-    static PROBE: OnceLock<PathBuf> = OnceLock::new();
-    PROBE.get_or_init(|| c_probe("escprobe", &[]))
-}
 
 /// Puts escprobe in the bundle's rootfs as /bin/escprobe.
 fn install_escprobe(b: &Bundle) {

@@ -11,31 +11,8 @@ mod common;
 use common::*;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use serde_json::json;
-
-fn escprobe() -> &'static Path {
-    static PROBE: OnceLock<PathBuf> = OnceLock::new();
-    PROBE.get_or_init(|| c_probe("escprobe", &[]))
-}
-
-/// A running container to exec into.
-fn running(b: &mut Bundle, name: &str) -> String {
-    let id = b.id(name);
-    let out = b.husk(&["run", "-d", &id]);
-    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
-    id
-}
-
-/// `husk exec ARGS`: (exit code, stdout, stderr).
-fn exec(b: &Bundle, args: &[&str]) -> (i32, String, String) {
-    let mut all = vec!["exec"];
-    all.extend(args);
-    let out = b.husk(&all);
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
-}
 
 /// A capability set of /proc/PID/status text, e.g. "CapInh".
 fn cap_set(status: &str, field: &str) -> u64 {
@@ -58,7 +35,7 @@ fn cve_2022_29162_inheritable_and_ambient_stay_empty_unless_asked() {
     // them stick would hand them to every program the container runs.
     let caps = &b.config["process"]["capabilities"];
     assert!(caps.get("inheritable").is_none() && caps.get("ambient").is_some(), "{caps}");
-    let id = running(&mut b, "inh");
+    let id = b.run_detached("inh");
 
     // The init, seen from the host.
     let pid = b.state(&id)["pid"].as_i64().unwrap();
@@ -72,7 +49,7 @@ fn cve_2022_29162_inheritable_and_ambient_stay_empty_unless_asked() {
     for flags in [&[][..], &["--cap", "CAP_SYS_ADMIN"][..]] {
         let mut args = flags.to_vec();
         args.extend([id.as_str(), "cat", "/proc/self/status"]);
-        let (code, out, err) = exec(&b, &args);
+        let (code, out, err) = b.exec(&args);
         assert_eq!(code, 0, "{err}");
         assert_eq!((cap_set(&out, "CapInh"), cap_set(&out, "CapAmb")), (0, 0), "exec {flags:?}");
         if !flags.is_empty() {
@@ -93,7 +70,7 @@ fn cve_2022_29162_inheritable_and_ambient_stay_empty_unless_asked() {
     });
     let path = b.dir.join("process.json");
     std::fs::write(&path, process.to_string()).unwrap();
-    let (code, out, err) = exec(&b, &["-p", path.to_str().unwrap(), &id]);
+    let (code, out, err) = b.exec(&["-p", path.to_str().unwrap(), &id]);
     assert_eq!(code, 0, "{err}");
     assert_eq!((cap_set(&out, "CapInh"), cap_set(&out, "CapAmb")), (CAP_KILL, CAP_KILL), "{out}");
 }
@@ -116,11 +93,11 @@ fn no_new_privs_stops_a_setuid_root_binary_run_by_exec() {
         std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o4755)).unwrap();
         b.config["process"]["noNewPrivileges"] = config_nnp.into();
         b.write();
-        let id = running(&mut b, "suid");
+        let id = b.run_detached("suid");
         let mut args = vec!["-u", "1000:1000"];
         args.extend(flags);
         args.extend([id.as_str(), "suid-probe", "euid"]);
-        let (code, out, err) = exec(&b, &args);
+        let (code, out, err) = b.exec(&args);
         assert_eq!(code, 0, "{err}");
         assert_eq!(out.trim(), expected, "config noNewPrivileges {config_nnp}, exec {flags:?}");
     }

@@ -17,28 +17,18 @@ use serde_json::{Value, json};
 /// A running container (`run -d`) to look at or exec into.
 fn running(b: &mut Bundle, name: &str) -> String {
     b.write();
-    let id = b.id(name);
-    let out = b.husk(&["run", "-d", &id]);
-    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
-    id
+    b.run_detached(name)
 }
 
 fn init_pid(b: &Bundle, id: &str) -> i64 {
     b.state(id)["pid"].as_i64().unwrap()
 }
 
-fn exec(b: &Bundle, args: &[&str]) -> (i32, String, String) {
-    let mut all = vec!["exec"];
-    all.extend(args);
-    let out = b.husk(&all);
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
-}
-
 /// `exec -p` with this process.json.
 fn exec_process(b: &Bundle, id: &str, process: Value) -> (i32, String, String) {
     let path = b.dir.join(format!("process-{}.json", rand_tag()));
     std::fs::write(&path, process.to_string()).unwrap();
-    let result = exec(b, &["-p", path.to_str().unwrap(), id]);
+    let result = b.exec(&["-p", path.to_str().unwrap(), id]);
     let _ = std::fs::remove_file(path);
     result
 }
@@ -101,7 +91,7 @@ fn scheduler_is_applied_to_the_init_and_to_exec() {
     assert_eq!(sched_field(&sched, "policy"), "3");
     assert_eq!(sched_field(&sched, "prio"), "139", "nice 19");
     // An exec'd process takes the config's scheduler too, as in runc.
-    let (code, out, err) = exec(&b, &[&id, "cat", "/proc/self/sched"]);
+    let (code, out, err) = b.exec(&[&id, "cat", "/proc/self/sched"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(sched_field(&out, "policy"), "3");
     assert_eq!(sched_field(&out, "prio"), "139");
@@ -155,7 +145,7 @@ fn io_priority_is_applied() {
     let id = running(&mut b, "ioprio");
     let ionice = host_tool("ionice", &["-p", &init_pid(&b, &id).to_string()]);
     assert_eq!(ionice.trim(), "best-effort: prio 6");
-    let (code, out, err) = exec(&b, &[&id, "sh", "-c", "ionice -p $$"]);
+    let (code, out, err) = b.exec(&[&id, "sh", "-c", "ionice -p $$"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("best-effort") && out.contains('6'), "exec'd: {out}");
     let (code, out, err) = exec_process(&b, &id, json!({"args": ["sh", "-c", "ionice -p $$"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0},
@@ -216,7 +206,7 @@ fn exec_cpu_affinity_initial_and_final() {
     let id = running(&mut b, "affinity");
     let status = std::fs::read_to_string(format!("/proc/{}/status", init_pid(&b, &id))).unwrap();
     assert_eq!(cpus_allowed(&status), online_cpus());
-    let (code, out, err) = exec(&b, &[&id, "cat", "/proc/self/status"]);
+    let (code, out, err) = b.exec(&[&id, "cat", "/proc/self/status"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(cpus_allowed(&out), "1", "final");
     let process = |affinity: Value| json!({"args": ["cat", "/proc/self/status"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "execCPUAffinity": affinity});
@@ -257,7 +247,7 @@ fn personality_linux32_shows_i686() {
     let mut b = Bundle::new(&["sleep", "100"]);
     b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
     let id = running(&mut b, "exec32");
-    let (code, out, err) = exec(&b, &[&id, "uname", "-m"]);
+    let (code, out, err) = b.exec(&[&id, "uname", "-m"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "i686");
 }
@@ -293,7 +283,7 @@ fn memory_policy_is_applied() {
     let mut b = Bundle::new(&["sleep", "100"]);
     b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": first});
     let id = running(&mut b, "exec-bind");
-    let (code, out, err) = exec(&b, &[&id, "cat", "/proc/self/numa_maps"]);
+    let (code, out, err) = b.exec(&[&id, "cat", "/proc/self/numa_maps"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(numa_policy_of(&out), format!("bind:{first}"));
 }
@@ -359,7 +349,7 @@ fn a_profile_without_close_range_still_starts() {
     b.config["process"]["noNewPrivileges"] = true.into();
     b.config["linux"]["seccomp"] = minimal_profile();
     let id = running(&mut b, "minimal-exec");
-    let (code, out, err) = exec(&b, &[&id, "echo", "exec'd"]);
+    let (code, out, err) = b.exec(&[&id, "echo", "exec'd"]);
     assert_eq!(code, 0, "exec under the minimal profile: {err}");
     assert_eq!(out.trim(), "exec'd");
 }

@@ -279,20 +279,12 @@ fn same_as_runc() {
     assert!(husk.iter().any(|l| l == "27 95"), "{husk:?}");
 }
 
-/// A running container (no terminal of its own) to exec into.
-fn running(b: &mut Bundle, name: &str) -> String {
-    let id = b.id(name);
-    let out = b.husk(&["run", "-d", &id]);
-    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
-    id
-}
-
 #[test]
 fn exec_tty_with_console_socket() {
     let mut b = terminal_bundle(&["sleep", "100"], 22, 77);
     b.config["process"]["terminal"] = false.into();
     b.write();
-    let id = running(&mut b, "exec");
+    let id = b.run_detached("exec");
     let socket = ConsoleSocket::new(&b, "exec");
     let out = b.husk(&["exec", "-d", "-t", "--console-socket", socket.path(), &id, "sh"]);
     assert!(out.status.success(), "exec -t: {}", text(&out.stderr));
@@ -342,7 +334,7 @@ fn foreground_without_a_terminal_still_proxies() {
     b.config["process"]["terminal"] = false.into();
     b.config["process"]["args"] = json!(["sleep", "100"]);
     b.write();
-    let id = running(&mut b, "fg-exec");
+    let id = b.run_detached("fg-exec");
     let out = b.husk(&["exec", "-t", &id, "sh", "-c", "tty; echo $((6*7)); exit 4"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "/dev/pts/0\n42\n");
@@ -483,7 +475,7 @@ fn foreground_exec_in_a_real_terminal() {
     let mut b = terminal_bundle(&["sleep", "100"], 10, 50);
     b.config["process"]["terminal"] = false.into();
     b.write();
-    let id = running(&mut b, "tmux-exec");
+    let id = b.run_detached("tmux-exec");
     let command = format!("{HUSK} --root {} exec -t {id} sh", b.root.display());
     drive_foreground(&b, &command);
     assert_eq!(b.state(&id)["status"], "running", "the container goes on");
@@ -523,7 +515,7 @@ fn runcs_refusals() {
 
     b.config["process"]["args"] = json!(["sleep", "100"]);
     b.write();
-    let busy = running(&mut b, "exec-refused");
+    let busy = b.run_detached("exec-refused");
     for (args, message) in [
         (vec!["exec", "-d", "--console-socket", socket.path()], SOCKET_UNUSED),
         (vec!["exec", "-t", "--console-socket", socket.path()], SOCKET_UNUSED),

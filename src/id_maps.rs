@@ -132,6 +132,10 @@ pub struct Host<'a> {
 
 impl Host<'_> {
     pub fn read(caller: &Caller) -> Host<'_> {
+        // A root writes the maps itself: nothing to read on its create.
+        if caller.euid == 0 {
+            return Host { caller, subuids: SubIds::default(), subgids: SubIds::default(), newuidmap: None, newgidmap: None };
+        }
         let read = |file| std::fs::read_to_string(file).unwrap_or_default();
         let name = crate::state::user_name(&read("/etc/passwd"), caller.euid);
         Host {

@@ -101,10 +101,7 @@ pub struct RootlessError {
 pub fn prepare_runtime_dir_root(root: &Path) -> Result<(), RootlessError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let fail = |op| move |source| RootlessError { op, path: root.to_path_buf(), source };
-    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(root) {
-        Ok(()) => {}
-        Err(e) => return Err(fail("create")(e)),
-    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(root).map_err(fail("create"))?;
     std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o1700)).map_err(fail("chmod"))
 }
 

@@ -159,6 +159,22 @@ impl Bundle {
         (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
     }
 
+    /// `run -d` that must succeed; returns the container's id.
+    pub fn run_detached(&mut self, name: &str) -> String {
+        let id = self.id(name);
+        let out = self.husk(&["run", "-d", &id]);
+        assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+        id
+    }
+
+    /// `husk exec ARGS`: (exit code, stdout, stderr).
+    pub fn exec(&self, args: &[&str]) -> (i32, String, String) {
+        let mut all = vec!["exec"];
+        all.extend(args);
+        let out = self.husk(&all);
+        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    }
+
     /// `run` that must succeed; returns stdout.
     pub fn run_ok(&mut self, name: &str) -> String {
         let (code, stdout, stderr) = self.run(name);
@@ -196,6 +212,12 @@ impl Drop for Bundle {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// integration/testdata/escprobe.c, built once.
+pub fn escprobe() -> &'static Path {
+    static PROBE: OnceLock<PathBuf> = OnceLock::new();
+    PROBE.get_or_init(|| c_probe("escprobe", &[]))
 }
 
 /// No cgroup directory anywhere in the cgroup tree bears the id.
