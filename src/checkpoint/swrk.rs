@@ -77,12 +77,19 @@ impl Swrk {
         move |source| CheckpointError::Swrk { op, source, log: self.log.clone() }
     }
 
-    fn send(&self, req: &CriuReq) -> Result<()> {
+    /// criu is gone: reaped, with its status in the error.
+    fn exited(&mut self) -> CheckpointError {
+        let status = self.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+        CheckpointError::CriuExited { status, log: self.log.clone() }
+    }
+
+    fn send(&mut self, req: &CriuReq) -> Result<()> {
         let bytes = req.encode_to_vec();
         loop {
             match send(self.sock.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
                 Err(Errno::EINTR) => continue,
                 Ok(_) => return Ok(()),
+                Err(Errno::EPIPE | Errno::ECONNRESET) => return Err(self.exited()),
                 Err(e) => return Err(self.fail("send")(e)),
             }
         }
@@ -91,11 +98,12 @@ impl Swrk {
     /// One answer, with the fd CRIU attached to it (orphan-pts-master).
     fn recv(&mut self) -> Result<(CriuResp, Option<OwnedFd>)> {
         let mut buf = vec![0u8; BUFFER];
-        let (n, fd) = crate::sys::recv_with_fd(self.sock.as_fd(), &mut buf).map_err(self.fail("receive"))?;
-        if n == 0 {
-            let status = self.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-            return Err(CheckpointError::CriuExited { status, log: self.log.clone() });
-        }
+        let (n, fd) = match crate::sys::recv_with_fd(self.sock.as_fd(), &mut buf) {
+            // criu went away, before or after reading the request.
+            Ok((0, _)) | Err(Errno::ECONNRESET) => return Err(self.exited()),
+            Ok(received) => received,
+            Err(e) => return Err(self.fail("receive")(e)),
+        };
         if n == buf.len() {
             return Err(CheckpointError::Swrk { op: "receive (message too long)", source: Errno::EMSGSIZE, log: self.log.clone() });
         }
