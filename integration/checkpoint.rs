@@ -33,6 +33,12 @@ fn error_line(out: &std::process::Output) -> String {
     common::unquote_msg(lines[0]).unwrap_or_else(|| panic!("no msg in {}", lines[0]))
 }
 
+/// Nothing of container `id`: no state, no cgroup.
+fn assert_gone(b: &Bundle, id: &str) {
+    assert!(!b.root.join(id).exists(), "state of {id} left behind");
+    assert_no_cgroup(id);
+}
+
 fn running(b: &mut Bundle, name: &str) -> String {
     let id = b.run_detached(name);
     assert_eq!(b.state(&id)["status"], "running");
@@ -68,8 +74,7 @@ fn without_criu_both_verbs_fail_in_runcs_words() {
     let restored = b.id("restored");
     let out = b.husk_env(&[("PATH", "/nonexistent")], &["restore", "-d", "--image-path", images.to_str().unwrap(), &restored]);
     assert_eq!(error_line(&out), "CRIU version check failed: exec: \"criu\": executable file not found in $PATH");
-    assert!(!b.root.join(&restored).exists());
-    assert_no_cgroup(&restored);
+    assert_gone(&b, &restored);
 }
 
 #[test]
@@ -135,8 +140,7 @@ fn an_old_or_dying_criu_is_a_clean_error() {
     let restored = b.id("restored");
     let out = husk_with_criu(&b, &fake_criu(), "exit1", &["restore", "-d", "--image-path", images.to_str().unwrap(), &restored]);
     assert_eq!(error_line(&out), "criu exited before answering (exit status: 1)");
-    assert!(!b.root.join(&restored).exists());
-    assert_no_cgroup(&restored);
+    assert_gone(&b, &restored);
 }
 
 #[test]
@@ -174,8 +178,7 @@ fn a_failed_restore_leaves_nothing_after_running_its_prestart_hook() {
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(&hook_out).unwrap()).unwrap();
     assert_eq!(state["id"], id.as_str());
     assert!(state["pid"].as_i64().unwrap() > 0, "{state}");
-    assert!(!b.root.join(&id).exists(), "state left behind");
-    assert_no_cgroup(&id);
+    assert_gone(&b, &id);
     b.assert_clean();
 }
 
@@ -197,8 +200,7 @@ fn restore_refuses_images_it_cannot_use() {
     let other = fake_images(&b, "other", Some("someone-else"));
     let expected = format!("--image-path {} holds the checkpoint of container \"someone-else\", not of \"{id}\"", other.display());
     assert_eq!(error_line(&restore(&other)), expected);
-    assert!(!b.root.join(&id).exists());
-    assert_no_cgroup(&id);
+    assert_gone(&b, &id);
 }
 
 #[test]

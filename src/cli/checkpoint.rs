@@ -107,25 +107,16 @@ impl CheckpointArgs {
 pub struct RestoreArgs {
     #[command(flatten)]
     pub criu: CriuFlags,
-    /// Path to the bundle directory.
-    #[arg(short = 'b', long, default_value = ".")]
-    pub bundle: PathBuf,
+    /// create's flags: --bundle, --console-socket, --pid-file, --no-pivot
+    /// (accepted: CRIU sets up the restored root itself), and the id.
+    #[command(flatten)]
+    pub create: super::CreateArgs,
     /// Do not wait for the container.
     #[arg(short = 'd', long)]
     pub detach: bool,
-    /// File to write the container's pid to.
-    #[arg(long = "pid-file")]
-    pub pid_file: Option<PathBuf>,
-    /// Unix socket to send the pty master to.
-    #[arg(long = "console-socket")]
-    pub console_socket: Option<PathBuf>,
     /// Accepted for runc compatibility: husk always reaps its children.
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
-    /// Accepted for runc compatibility: CRIU sets up the restored root itself.
-    #[arg(long = "no-pivot")]
-    pub no_pivot: bool,
-    pub id: String,
 }
 
 impl RestoreArgs {
@@ -165,7 +156,7 @@ mod tests {
         let options = args.options(None);
         assert_eq!(options.common.criu, std::path::Path::new("criu"));
         assert_eq!(options.common.image_path, std::env::current_dir().unwrap().join("checkpoint"));
-        assert!(args.detach);
-        assert_eq!(args.bundle, std::path::Path::new("."));
+        assert!(args.detach && args.create.no_pivot);
+        assert_eq!(args.create.bundle, std::path::Path::new("."));
     }
 }

@@ -201,7 +201,7 @@ impl Command {
             Command::Exec(args) => ("exec", Some(&args.id)),
             Command::Update(args) => ("update", Some(&args.id)),
             Command::Checkpoint(args) => ("checkpoint", Some(&args.id)),
-            Command::Restore(args) => ("restore", Some(&args.id)),
+            Command::Restore(args) => ("restore", Some(&args.create.id)),
             Command::Features => ("features", None),
             Command::Spec { .. } => ("spec", None),
         }
@@ -285,17 +285,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             crate::checkpoint::dump::checkpoint(&store, &args.id, &args.options(cli.criu.as_deref()), &mut warn).map(|()| 0)
         }
         Command::Restore(args) => {
-            let create = CreateArgs {
-                bundle: args.bundle.clone(),
-                console_socket: args.console_socket.clone(),
-                pid_file: args.pid_file.clone(),
-                no_pivot: args.no_pivot,
-                no_new_keyring: false,
-                preserve_fds: 0,
-                pidfd_socket: None,
-                id: args.id.clone(),
-            };
-            let mut opts = create_options(&create, args.detach, cli.systemd_cgroup, rootless(), caller());
+            let mut opts = create_options(&args.create, args.detach, cli.systemd_cgroup, rootless(), caller());
             opts.restore = Some(args.options(cli.criu.as_deref()));
             // As runc: without --detach, restore waits for the container,
             // exits with its status and deletes it.
