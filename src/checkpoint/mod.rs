@@ -19,7 +19,7 @@ use crate::state::Status;
 /// The oldest CRIU runc talks to (its VERSION request came with 3.0).
 pub const MIN_CRIU_VERSION: i32 = 30000;
 /// What husk writes into an image directory beside CRIU's images: whose
-/// they are, checked by `restore`.
+/// they are, which `restore` under another id warns about.
 pub const IMAGE_OWNER_FILE: &str = "husk-checkpoint.json";
 /// runc's record of the container's stdio, read back by `restore`.
 pub const DESCRIPTORS_FILE: &str = "descriptors.json";
@@ -71,8 +71,6 @@ pub enum CheckpointError {
     ImagePath { path: PathBuf, problem: String },
     #[error("--image-path {} holds no checkpoint (no {INVENTORY_FILE})", .0.display())]
     NoImages(PathBuf),
-    #[error("--image-path {} holds the checkpoint of container {found:?}, not of {id:?}", path.display())]
-    OtherContainer { path: PathBuf, found: String, id: String },
     #[error("Requested {ns} namespace {} does not exist: {source}", path.display())]
     ExternalNamespace { ns: String, path: PathBuf, source: std::io::Error },
     #[error("Do not know how to handle namespace NEWCGROUP")]
@@ -136,9 +134,12 @@ pub struct ImageOwner {
     pub id: String,
 }
 
-/// The image directory `restore` reads: it must exist, hold CRIU's images,
-/// and, where husk made them, be this container's.
-pub fn check_image_dir(path: &std::path::Path, id: &str) -> Result<()> {
+/// The image directory `restore` reads: it must exist and hold CRIU's
+/// images. Returns the id husk recorded there when it is another
+/// container's: runc restores a checkpoint under any id (a container
+/// checkpointed with --leave-running is restored beside itself), so that
+/// is the caller's warning, not a refusal.
+pub fn check_image_dir(path: &std::path::Path, id: &str) -> Result<Option<String>> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_dir() => {}
         Ok(_) => return Err(CheckpointError::ImagePath { path: path.to_path_buf(), problem: "not a directory".into() }),
@@ -151,13 +152,10 @@ pub fn check_image_dir(path: &std::path::Path, id: &str) -> Result<()> {
     let owner = match std::fs::read(&owner_path) {
         Ok(bytes) => serde_json::from_slice::<ImageOwner>(&bytes).map_err(|source| CheckpointError::Json { path: owner_path, source })?,
         // Images from runc, or another tool: nothing to check against.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(CheckpointError::io("read", owner_path)(e)),
     };
-    if owner.id != id {
-        return Err(CheckpointError::OtherContainer { path: path.to_path_buf(), found: owner.id, id: id.to_string() });
-    }
-    Ok(())
+    Ok((owner.id != id).then_some(owner.id))
 }
 
 #[cfg(test)]
@@ -173,13 +171,10 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         assert_eq!(check_image_dir(&dir, "a").unwrap_err().to_string(), format!("--image-path {} holds no checkpoint (no inventory.img)", dir.display()));
         std::fs::write(dir.join(INVENTORY_FILE), b"").unwrap();
-        check_image_dir(&dir, "a").unwrap();
+        assert_eq!(check_image_dir(&dir, "a").unwrap(), None);
         std::fs::write(dir.join(IMAGE_OWNER_FILE), br#"{"id":"a"}"#).unwrap();
-        check_image_dir(&dir, "a").unwrap();
-        assert_eq!(
-            check_image_dir(&dir, "b").unwrap_err().to_string(),
-            format!("--image-path {} holds the checkpoint of container \"a\", not of \"b\"", dir.display())
-        );
+        assert_eq!(check_image_dir(&dir, "a").unwrap(), None);
+        assert_eq!(check_image_dir(&dir, "b").unwrap().as_deref(), Some("a"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

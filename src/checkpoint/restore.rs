@@ -38,11 +38,13 @@ pub struct RestoreOptions {
 
 /// What `restore` checks before it claims the id: its flags, the image
 /// directory and CRIU itself. A refusal leaves nothing.
-pub fn check(options: &RestoreOptions, id: &str) -> Result<()> {
+pub fn check(options: &RestoreOptions, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> {
     let common = &options.common;
     opts::cgroups_mode(common.manage_cgroups_mode.as_deref())?;
     opts::empty_ns_mask(&common.empty_ns)?;
-    super::check_image_dir(&common.image_path, id)?;
+    if let Some(owner) = super::check_image_dir(&common.image_path, id)? {
+        warn(&format!("--image-path {} holds the checkpoint of container {owner:?}: restoring it as {id:?}", common.image_path.display()));
+    }
     let version = swrk::version(&common.criu)?;
     if version < super::MIN_CRIU_VERSION {
         return Err(CheckpointError::OldCriu { found: version, min: super::MIN_CRIU_VERSION });

@@ -96,7 +96,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     phase("spec loaded");
     let reservation = store.reserve(&opts.id)?;
     if let Some(restore) = &opts.restore {
-        restore::check(restore, &opts.id)?;
+        restore::check(restore, &opts.id, warn)?;
     }
     // Once the id is ours (a duplicate id is refused first): a cgroup
     // that already has processes is shared, as runc 1.1 allows with this
