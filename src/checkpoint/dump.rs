@@ -34,7 +34,9 @@ const LOG_FILE: &str = "dump.log";
 pub fn checkpoint(store: &Store, id: &str, options: &DumpOptions, warn: &mut dyn FnMut(&str)) -> HuskResult<()> {
     let container = store.load(id)?;
     let status = store.status(&container);
-    if status != Status::Running {
+    // runc refuses only created and stopped containers: a paused one is
+    // dumped frozen (containerd pauses the task before its checkpoint).
+    if !matches!(status, Status::Running | Status::Paused) {
         return Err(CheckpointError::CannotCheckpoint(status).into());
     }
     let common = &options.common;

@@ -83,18 +83,16 @@ pub fn launch(ctx: &Context<'_>, children: &mut Children, warn: &mut dyn FnMut(&
 
 fn restore(ctx: &Context<'_>, children: &mut Children, log: PathBuf) -> crate::error::Result<Restored> {
     let common = &ctx.options.common;
-    let image_dir = open_dir(&common.image_path)?;
-    let work_dir = match &common.work_path {
+    let image_path = absolute(&common.image_path)?;
+    let work_path = match &common.work_path {
         Some(path) => {
             std::fs::create_dir_all(path).map_err(CheckpointError::io("create", path))?;
-            Some(open_dir(path)?)
+            Some(absolute(path)?)
         }
         None => None,
     };
     let root = RootDir::make(ctx.state_dir)?;
     let mut criu_opts = CriuOpts {
-        images_dir_fd: image_dir.as_raw_fd(),
-        work_dir_fd: work_dir.as_ref().map(|d| d.as_raw_fd()),
         evasive_devices: Some(true),
         log_level: Some(4),
         log_file: Some(LOG_FILE.into()),
@@ -124,6 +122,14 @@ fn restore(ctx: &Context<'_>, children: &mut Children, log: PathBuf) -> crate::e
     let stdio = if ctx.console.is_some() { CriuStdio::Null } else { CriuStdio::Inherit };
     let bind = PrivateBind { source: c_path(&ctx.container.rootfs)?, target: c_path(&root.path)? };
     let mut criu = swrk::spawn(&common.criu, &extra, stdio, Some(bind), Some(log))?;
+    // CRIU opens these fds through /proc/<husk>/fd and works in them (its
+    // cgroup yard is a tmpfs mounted in the work directory): they must be
+    // of CRIU's own mount namespace, where a mount on them is allowed, not
+    // of husk's (EINVAL). Opened through its /proc/PID/root, they are.
+    let image_dir = open_dir(&in_mount_ns_of(criu.pid(), &image_path))?;
+    let work_dir = work_path.as_deref().map(|path| open_dir(&in_mount_ns_of(criu.pid(), path))).transpose()?;
+    criu_opts.images_dir_fd = image_dir.as_raw_fd();
+    criu_opts.work_dir_fd = work_dir.as_ref().map(|d| d.as_raw_fd());
     if let Some(cgroup) = ctx.cgroup {
         // CRIU restores the tree into the cgroups it is in itself.
         cgroup.add_process(criu.pid()).map_err(CheckpointError::from)?;
@@ -182,6 +188,19 @@ impl notify::Handler for Handler<'_, '_> {
     fn status_ready(&mut self) -> Result<()> {
         Ok(())
     }
+}
+
+/// `path` made absolute (and its symlinks resolved) in husk's view, so that
+/// it can be looked up under another process's root.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(path).map_err(CheckpointError::io("resolve", path))
+}
+
+/// The absolute `path` as seen from the mount namespace of process `pid`.
+fn in_mount_ns_of(pid: i32, path: &Path) -> PathBuf {
+    let mut through = PathBuf::from(format!("/proc/{pid}/root"));
+    through.push(path.strip_prefix("/").unwrap_or(path));
+    through
 }
 
 fn open_dir(path: &Path) -> Result<OwnedFd> {
