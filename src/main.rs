@@ -34,10 +34,17 @@ mod terminal;
 use clap::Parser;
 
 fn main() {
+    logging::start_clock();
     // A parent may have left signals ignored or blocked (an ignored SIGCHLD
     // leaves nothing to reap); start from the defaults.
     sys::reset_signals();
     sys::ensure_stdio_open();
+    // Before the command line is parsed: for create, run and exec, this
+    // process is replaced by one from a read-only view of the binary
+    // (CVE-2019-5736).
+    if cli::reexecs_early(&std::env::args_os().collect::<Vec<_>>()) {
+        security::exe::reexec_early();
+    }
     let cli = cli::Cli::parse();
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug);
     match cli::dispatch(cli) {

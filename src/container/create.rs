@@ -73,8 +73,7 @@ pub struct Created {
 
 /// Creates the container; on success its init waits for `start`.
 pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -> Result<Created> {
-    let started = std::time::Instant::now();
-    let phase = |name: &str| logging::debug(&format!("create {}: {name} at {:?}", opts.id, started.elapsed()));
+    let phase = |name: &str| logging::phase("create", &opts.id, name);
     state::validate_id(&opts.id)?;
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(Error::io("bundle", &opts.bundle))?;
     let mut loaded = spec::load(&bundle)?;
@@ -136,6 +135,7 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     if let Some(notify) = &notify {
         notify.make_dir()?;
     }
+    phase("state saved");
     let stopped = container.state_with(Status::Stopped, 0);
     let created = set_up(store, opts, &loaded, container, reservation, plan, &phase);
     if created.is_err() {

@@ -37,19 +37,8 @@ pub struct ExeError(nix::errno::Errno);
 /// Kernels without open_tree (before 5.2) keep running as they are, with
 /// the non-dumpable defence alone.
 pub fn ensure_read_only_binary(caller: &Caller, warn: &mut dyn FnMut(&str)) -> Result<(), ExeError> {
-    let read_only = statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY));
-    if read_only {
+    if !view_needed(caller) {
         return Ok(());
-    }
-    if caller.euid != 0 || caller.in_user_ns {
-        let owner = nix::sys::stat::stat("/proc/self/exe").ok();
-        let uid_map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
-        if let Some(st) = owner
-            && beyond_reach(&Binary { uid: st.st_uid, mode: st.st_mode }, caller, &uid_map)
-        {
-            logging::debug("husk's binary is not writable by any id a rootless container may have: no read-only view needed");
-            return Ok(());
-        }
     }
     let view = match sys::read_only_view(c"/proc/self/exe") {
         Ok(view) => view,
@@ -63,13 +52,55 @@ pub fn ensure_read_only_binary(caller: &Caller, warn: &mut dyn FnMut(&str)) -> R
         }
         Err(e) => return Err(ExeError(e)),
     };
+    logging::debug_with(|| format!("re-exec from a read-only view of husk's binary at {:?}", logging::since_start()));
+    Err(ExeError(reexec(&view)))
+}
+
+/// The same re-exec, first thing in main, before the command line is
+/// parsed (the parse costs as much as the rest of this process's work):
+/// for the verbs `cli::reexecs_early` recognises. Any failure is left to
+/// `ensure_read_only_binary`, which runs again once the log is open and
+/// reports it there.
+pub fn reexec_early() {
+    let view = || match sys::read_only_view(c"/proc/self/exe") {
+        Err(nix::errno::Errno::EPERM) => sys::read_only_view_of_exe_unprivileged(),
+        other => other,
+    };
+    if view_needed(&Caller::read())
+        && let Ok(view) = view()
+    {
+        reexec(&view);
+    }
+}
+
+/// Whether husk runs from a binary a container process could write.
+fn view_needed(caller: &Caller) -> bool {
+    let read_only = statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY));
+    if read_only {
+        return false;
+    }
+    if caller.euid != 0 || caller.in_user_ns {
+        let owner = nix::sys::stat::stat("/proc/self/exe").ok();
+        let uid_map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        if let Some(st) = owner
+            && beyond_reach(&Binary { uid: st.st_uid, mode: st.st_mode }, caller, &uid_map)
+        {
+            logging::debug("husk's binary is not writable by any id a rootless container may have: no read-only view needed");
+            return false;
+        }
+    }
+    true
+}
+
+/// Execs husk from the view with the same arguments and environment;
+/// returns only the failure.
+fn reexec(view: &std::os::fd::OwnedFd) -> nix::errno::Errno {
     let to_c = |bytes: &[u8]| CString::new(bytes).unwrap_or_default();
     let args: Vec<CString> = std::env::args_os().map(|a| to_c(a.as_bytes())).collect();
     let env: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| to_c(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
         .collect();
-    let err = nix::unistd::execveat(&view, c"", &args, &env, AtFlags::AT_EMPTY_PATH).unwrap_err();
-    Err(ExeError(err))
+    nix::unistd::execveat(view, c"", &args, &env, AtFlags::AT_EMPTY_PATH).unwrap_err()
 }
 
 /// Owner and mode of husk's binary.
