@@ -481,8 +481,9 @@ mod tests {
         assert!(!early("husk --bogus create c"));
         assert!(!early("husk"));
         // Every verb it names is one the parse re-executes for.
-        for verb in ["create", "run", "exec"] {
-            let cli = Cli::try_parse_from(["husk", verb, "c", "true"]).unwrap();
+        for line in ["husk create c", "husk run c", "husk exec c true"] {
+            assert!(early(line));
+            let cli = Cli::try_parse_from(line.split(' ')).unwrap();
             assert!(matches!(cli.command, Some(Command::Create(_) | Command::Run { .. } | Command::Exec(_))));
         }
     }

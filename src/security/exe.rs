@@ -52,13 +52,29 @@ pub fn ensure_read_only_binary(caller: &Caller, warn: &mut dyn FnMut(&str)) -> R
         }
         Err(e) => return Err(ExeError(e)),
     };
+    if adopt(&view, caller) {
+        logging::debug_with(|| format!("running from a read-only view of husk's binary at {:?}", logging::since_start()));
+        return Ok(());
+    }
     logging::debug_with(|| format!("re-exec from a read-only view of husk's binary at {:?}", logging::since_start()));
     Err(ExeError(reexec(&view)))
 }
 
-/// The same re-exec, first thing in main, before the command line is
-/// parsed (the parse costs as much as the rest of this process's work):
-/// for the verbs `cli::reexecs_early` recognises. Any failure is left to
+/// Moves this process onto the view without an exec (sys::exe_view), where
+/// it may: the host's root (the prctls take CAP_SYS_RESOURCE or
+/// CAP_SYS_ADMIN in the host's user namespace). Whether /proc/self/exe is
+/// now on the read-only view.
+fn adopt(view: &std::os::fd::OwnedFd, caller: &Caller) -> bool {
+    use std::os::fd::AsFd;
+    caller.euid == 0
+        && !caller.in_user_ns
+        && sys::exe_view::run_from_view(view.as_fd()).is_ok()
+        && statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY))
+}
+
+/// The same, first thing in main, before the command line is parsed (the
+/// parse costs as much as the rest of this process's work, when it is done
+/// twice): for the verbs `cli::reexecs_early` recognises. Any failure is left to
 /// `ensure_read_only_binary`, which runs again once the log is open and
 /// reports it there.
 pub fn reexec_early() {
@@ -66,8 +82,10 @@ pub fn reexec_early() {
         Err(nix::errno::Errno::EPERM) => sys::read_only_view_of_exe_unprivileged(),
         other => other,
     };
-    if view_needed(&Caller::read())
+    let caller = Caller::read();
+    if view_needed(&caller)
         && let Ok(view) = view()
+        && !adopt(&view, &caller)
     {
         reexec(&view);
     }
