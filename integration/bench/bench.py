@@ -82,6 +82,11 @@ class Runtime:
         # While set, every call of the runtime starts in this cgroup (its
         # cgroup.procs file), so that what it allocates is charged there.
         self.procs_file = None
+        # Where each call's stderr goes (see call): one file, emptied before
+        # each call, because a file made per call cost every runtime an
+        # inode's creation and removal (0.2 to 0.4 ms on this ext4) inside
+        # the timed call, which the floor's pipe did not pay.
+        self.err = tempfile.TemporaryFile()
 
     def place(self):
         """Moves this process, untimed, to where the runtime's next call
@@ -104,10 +109,19 @@ class Runtime:
         # stderr goes to a file: after `create` the container holds the
         # runtime's stdio, and a pipe would not reach EOF while it lives.
         self.place()
-        with tempfile.TemporaryFile() as err:
-            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=err)
-            err.seek(0)
-            done.stderr = err.read()
+        done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=self.take_err())
+        return self.with_err(done)
+
+    def take_err(self):
+        """The stderr file, emptied. A container of the last call may still
+        hold it; its writes (none here) would land after the offset."""
+        self.err.seek(0)
+        self.err.truncate()
+        return self.err
+
+    def with_err(self, done):
+        self.err.seek(0)
+        done.stderr = self.err.read()
         return done
 
     def timed(self, *args):
@@ -362,12 +376,9 @@ class RootlessRuntime(Runtime):
     def call(self, *args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL):
         uid, gid = self.user
         env = {"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": os.path.dirname(self.root), "HOME": "/"}
-        with tempfile.TemporaryFile() as err:
-            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=err,
-                                  user=uid, group=gid, extra_groups=[gid], env=env)
-            err.seek(0)
-            done.stderr = err.read()
-        return done
+        done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=self.take_err(),
+                              user=uid, group=gid, extra_groups=[gid], env=env)
+        return self.with_err(done)
 
 
 def rootless_setup(work):
@@ -502,9 +513,12 @@ def husk_phase_profile(rt, sleep_bundle, run_bundle, runs):
     foreground run of /bin/true, whose create, start, wait and delete are
     one call); and, from create, the init's steps, timed from its clone."""
     marks = {}
+    # On tmpfs: a log file made on the state root's disk per call would time
+    # the file system's inode creation as husk's start-up.
+    logs = tempfile.mkdtemp(prefix="husk-bench-phases-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
 
     def profiled(table, *args):
-        log = os.path.join(os.path.dirname(rt.root), f"phase-{rt.count}.log")
+        log = os.path.join(logs, f"phase-{rt.count}.log")
         subprocess.run([rt.bin, "--root", rt.root, "--debug", "--log", log, "--log-format", "json", *args],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         with open(log) as f:
@@ -530,6 +544,7 @@ def husk_phase_profile(rt, sleep_bundle, run_bundle, runs):
         profiled("exec", "exec", cid, "true")
         profiled("delete", "delete", "--force", cid)
         profiled("run", "run", "--bundle", run_bundle, rt.new_id("phase-run"))
+    os.rmdir(logs)
     return {table: {phase: statistics.median(v) * 1000 for phase, v in phases.items()} for table, phases in marks.items()}
 
 
@@ -556,6 +571,22 @@ def parse_duration(text):
         if text.endswith(unit):
             return float(text[: -len(unit)]) * scale
     return 0.0
+
+
+def hot_list_coverage():
+    """How much of hot-symbols.txt (build.rs) the measured binary has: a
+    change of the crate's metadata (Cargo.toml, Cargo.lock, the toolchain)
+    renames its functions, and integration/bench/hot_symbols.py must then
+    write the list again."""
+    path = os.path.join(REPO, "hot-symbols.txt")
+    if not os.path.exists(path) or not shutil.which("nm"):
+        return "(hot-symbols.txt: not checked)"
+    listed = [line.strip() for line in open(path) if line.strip()]
+    nm = subprocess.run(["nm", HUSK], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    defined = {p[-1] for p in (line.split() for line in nm.splitlines()) if p}
+    found = sum(name in defined for name in listed)
+    stale = "" if found >= 0.9 * len(listed) else " — stale: run integration/bench/hot_symbols.py and rebuild"
+    return f"Hot path linked first (build.rs): {found} of the {len(listed)} functions of hot-symbols.txt are in the binary{stale}."
 
 
 def header_line():
@@ -594,6 +625,7 @@ def report(args, results, fifty, phases, compile_ms):
     lines.append(f"\nhusk create with Docker's seccomp profile ÷ without: **{filtered / plain:.2f}** "
                  f"(compiling the profile: median {compile_ms:.3f} ms).")
     lines.append(memory_row_note)
+    lines.append(hot_list_coverage() + "\n")
 
     lines.append("\n### run /bin/true against the kernel floor\n")
     lines.append("In the same interleaved measurement as row 1: `floor.c` does only the kernel's steps for the same "
