@@ -39,11 +39,10 @@ fn main() {
     // leaves nothing to reap); start from the defaults.
     sys::reset_signals();
     sys::ensure_stdio_open();
-    // Before the command line is parsed: for create, run and exec, this
-    // process is replaced by one from a read-only view of the binary
-    // (CVE-2019-5736).
-    if cli::reexecs_early(&std::env::args_os().collect::<Vec<_>>()) {
-        security::exe::reexec_early();
+    // Before the command line is parsed: for create, run and exec, husk
+    // moves onto a read-only view of its binary (CVE-2019-5736).
+    if cli::puts_husk_in_a_container(&std::env::args_os().collect::<Vec<_>>()) {
+        security::exe::ensure_read_only_binary_early();
     }
     let cli = cli::Cli::parse();
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug);

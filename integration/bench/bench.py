@@ -521,6 +521,7 @@ def husk_phase_profile(rt, sleep_bundle, run_bundle, runs):
         log = os.path.join(logs, f"phase-{rt.count}.log")
         subprocess.run([rt.bin, "--root", rt.root, "--debug", "--log", log, "--log-format", "json", *args],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        seen = set()
         with open(log) as f:
             for line in f:
                 entry = json.loads(line)
@@ -534,6 +535,11 @@ def husk_phase_profile(rt, sleep_bundle, run_bundle, runs):
                 verb = head.split(" ")[0]
                 key = "init" if head == "init" else table
                 name = f"{verb}: {phase}" if key == "run" else phase
+                # A step the init takes twice (non-dumpable, then again
+                # after the switch of user) is a row of its own each time.
+                while (key, name) in seen:
+                    name += " (again)"
+                seen.add((key, name))
                 marks.setdefault(key, {}).setdefault(name, []).append(parse_duration(at))
         os.unlink(log)
 

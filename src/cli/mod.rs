@@ -285,10 +285,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 
 /// Whether the command line is one of the verbs that run husk from a
 /// read-only view of its binary (create, run, exec), judged before clap
-/// parses it, so that the re-exec comes first (security/exe.rs). Only the
-/// global flags may come before the verb; anything else, or `--help` and
-/// `--version`, is left to the parse, after which the same check runs.
-pub fn reexecs_early(args: &[std::ffi::OsString]) -> bool {
+/// parses it, so that the move onto the view comes first (security/exe.rs).
+/// Only the global flags may come before the verb; anything else, or
+/// `--help` and `--version`, is left to the parse, after which the same
+/// check runs.
+pub fn puts_husk_in_a_container(args: &[std::ffi::OsString]) -> bool {
     let mut args = args.iter().skip(1).map(|a| a.to_str());
     while let Some(arg) = args.next() {
         match arg {
@@ -468,8 +469,8 @@ mod tests {
     }
 
     #[test]
-    fn the_reexecuting_verbs_are_seen_before_the_parse() {
-        let early = |line: &str| reexecs_early(&line.split(' ').map(std::ffi::OsString::from).collect::<Vec<_>>());
+    fn the_verbs_that_need_the_view_are_seen_before_the_parse() {
+        let early = |line: &str| puts_husk_in_a_container(&line.split(' ').map(std::ffi::OsString::from).collect::<Vec<_>>());
         assert!(early("husk create -b b c"));
         assert!(early("husk --root /r --log-format=json --debug run c"));
         assert!(early("husk --root create exec c1 true"));

@@ -10,11 +10,13 @@
 //!
 //! So `create`, `run` and `exec` first make sure husk runs from a read-only
 //! view of its binary: if the binary is not on a read-only mount already,
-//! husk execs itself once through a detached read-only bind mount of the
-//! file (open_tree + mount_setattr; no copy, unlike runc's memfd clone).
-//! Everything forked afterwards, the init included, then has an executable
-//! that cannot be opened for writing. Rootless husk, which may not mount in
-//! its own mount namespace, makes the view from a user namespace of its own.
+//! husk makes a detached read-only bind mount of the file (open_tree +
+//! mount_setattr; no copy, unlike runc's memfd clone) and, as root, moves
+//! onto it in place (sys/exe_view.rs: its mappings and /proc/self/exe
+//! become the view's), or else execs itself once through it. Everything
+//! forked afterwards, the init included, then has an executable that cannot
+//! be opened for writing. Rootless husk, which may not mount in its own
+//! mount namespace, makes the view from a user namespace of its own.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -72,12 +74,12 @@ fn adopt(view: &std::os::fd::OwnedFd, caller: &Caller) -> bool {
         && statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY))
 }
 
-/// The same, first thing in main, before the command line is parsed (the
-/// parse costs as much as the rest of this process's work, when it is done
-/// twice): for the verbs `cli::reexecs_early` recognises. Any failure is left to
-/// `ensure_read_only_binary`, which runs again once the log is open and
-/// reports it there.
-pub fn reexec_early() {
+/// The same, first thing in main, before the command line is parsed (done
+/// again after a re-exec, the parse costs as much as the rest of the first
+/// process's work): for the verbs `cli::puts_husk_in_a_container`
+/// recognises. Any failure is left to `ensure_read_only_binary`, which runs
+/// again once the log is open and reports it there.
+pub fn ensure_read_only_binary_early() {
     let view = || match sys::read_only_view(c"/proc/self/exe") {
         Err(nix::errno::Errno::EPERM) => sys::read_only_view_of_exe_unprivileged(),
         other => other,
