@@ -405,9 +405,15 @@ fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status,
 /// parent passes it on: the console socket's path is the host's, which the
 /// init, pivoted or joined into the container, can no longer reach; and in
 /// the foreground it is husk itself that keeps the master.
+///
+/// Without a terminal the process still leads a session of its own, as
+/// runc's does (nsexec's stage 2 calls setsid for every init and exec):
+/// CRIU refuses to dump a process whose session leader is outside the
+/// container's pid namespace, and a session shared with the engine would
+/// let job-control signals aimed at the engine's terminal reach it.
 fn set_up_terminal(process: &Process, channel: &mut ChildEnd, bind_console: bool) -> Result<(), Failure> {
     if process.terminal() != Some(true) {
-        return Ok(());
+        return nix::unistd::setsid().map(drop).step("start a session of its own");
     }
     let pty = terminal::open(process.console_size().as_ref()).step("create pty")?;
     if bind_console {
