@@ -419,7 +419,12 @@ fn cve_2025_52881_sysctl_writes_refuse_a_mount_over_procfs() {
         ("sys", "a host directory bound over /proc/sys"),
         ("proc", "a host directory bound over /proc"),
         ("image", "no procfs at all: the image's own /proc/sys"),
+        ("procfs", "another procfs file (the comm of a host process) bound over /proc/sys/net/core/somaxconn"),
     ];
+    // The host process whose /proc/PID/comm stands for core_pattern: a
+    // procfs file of the host, which a check of the filesystem alone passes.
+    let sleeper = Sleeper(std::process::Command::new("sleep").arg("1000").spawn().unwrap());
+    let comm = PathBuf::from(format!("/proc/{}/comm", sleeper.0.id()));
     for (case, what) in cases {
         let mut b = Bundle::new(&["true"]);
         let (dir, file) = trap(&b);
@@ -431,6 +436,7 @@ fn cve_2025_52881_sysctl_writes_refuse_a_mount_over_procfs() {
             "file" => push_mount(&mut b, bind(&file, "/proc/sys/net/core/somaxconn")),
             "sys" => push_mount(&mut b, bind(&dir.join("sys"), "/proc/sys")),
             "proc" => push_mount(&mut b, bind(&dir, "/proc")),
+            "procfs" => push_mount(&mut b, bind(&comm, "/proc/sys/net/core/somaxconn")),
             _ => {
                 b.config["mounts"].as_array_mut().unwrap().retain(|m| m["type"] != "proc");
                 b.config["linux"]["maskedPaths"] = json!([]);
@@ -446,11 +452,22 @@ fn cve_2025_52881_sysctl_writes_refuse_a_mount_over_procfs() {
             let image_file = b.rootfs().join("proc/sys/net/core/somaxconn");
             assert_eq!(std::fs::read_to_string(image_file).unwrap(), "image\n", "{what}: the image's file was written");
         }
+        assert_eq!(std::fs::read_to_string(&comm).unwrap(), "sleep\n", "{what}: the host process's comm was written");
         match outcome {
             Outcome::Refused(m) => {
                 assert!(m.contains("write sysctl") && m.contains("refusing to write through it"), "{what}: {m}")
             }
             outcome => panic!("{what}: {outcome:?}"),
         }
+    }
+}
+
+/// A process of the test, killed (by its pid) when the test ends.
+struct Sleeper(std::process::Child);
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
