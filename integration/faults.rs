@@ -49,8 +49,7 @@ fn state_directory_on_a_full_tmpfs() {
     // and delete --force removes it. Then a tmpfs with no inode left.
     let mut b = Bundle::new(&["sleep", "100"]);
     let ids: Vec<String> = (0..=5).map(|k| b.id(&format!("full{k}"))).collect();
-    let script = format!(
-        r#"mount -t tmpfs -o size=128k tmpfs "$TMPFS"
+    let script = r#"mount -t tmpfs -o size=128k tmpfs "$TMPFS"
         mkdir "$TMPFS/root"
         i=0
         while dd if=/dev/zero of="$TMPFS/f$i" bs=4k count=1 2>/dev/null; do i=$((i+1)); done
@@ -66,8 +65,7 @@ fn state_directory_on_a_full_tmpfs() {
         : > "$TMPFS/fill"
         if "$HUSK" --root "$TMPFS/root" create -b "$BUNDLE" "full5-$TAG" >/dev/null; then echo "k=5 created"; fi
         echo "k=5 left: $(ls -A "$TMPFS/root")"
-        "$HUSK" --root "$TMPFS/root" delete --force "full5-$TAG" && echo "k=5 deleted: $(ls -A "$TMPFS/root")""#
-    );
+        "$HUSK" --root "$TMPFS/root" delete --force "full5-$TAG" && echo "k=5 deleted: $(ls -A "$TMPFS/root")""#;
     let tag = ids[0].strip_prefix("full0-").unwrap().to_string();
     let script = script.replace("$TAG", &tag);
     let (code, stdout, stderr) = in_private_mount_ns(&b, &script);
@@ -182,11 +180,14 @@ fn assert_recovers(b: &Bundle, id: &str, what: &str) {
     assert_no_cgroup(id);
 }
 
+/// What a verb needs made before it runs.
+type Setup = fn(&mut Bundle, &str);
+
 #[test]
 fn husk_killed_at_every_phase_of_create_start_exec_and_delete() {
     let mut b = Bundle::new(&["sleep", "100"]);
     let mut tally = Vec::new();
-    let verbs: [(&str, fn(&mut Bundle, &str)); 4] = [
+    let verbs: [(&str, Setup); 4] = [
         ("create", |_, _| {}),
         ("start", |b, id| assert!(b.husk(&["create", id]).status.success())),
         ("exec", |b, id| assert!(b.husk(&["run", "-d", id]).status.success())),
