@@ -12,8 +12,6 @@
 mod common;
 use common::*;
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,17 +56,6 @@ fn walk(top: &Path, path: &Path, lines: &mut Vec<String>) {
             walk(top, &entry.path(), lines);
         }
     }
-}
-
-/// The host's mountinfo lines that mention `path`.
-fn host_mounts_of(path: &Path) -> Vec<String> {
-    let needle = path.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(&needle))
-        .map(str::to_string)
-        .collect()
 }
 
 /// How one run ended.
@@ -274,15 +261,6 @@ fn hostile_image_files_where_directories_belong_and_the_reverse() {
     for line in &table {
         eprintln!("{line}");
     }
-}
-
-/// renameat2(RENAME_EXCHANGE): swaps two names atomically.
-fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    let a = CString::new(a.as_os_str().as_bytes()).unwrap();
-    let b = CString::new(b.as_os_str().as_bytes()).unwrap();
-    // SAFETY: two valid NUL-terminated paths that outlive the call.
-    let ret = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
-    if ret == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 #[test]
