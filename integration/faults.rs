@@ -196,7 +196,7 @@ fn husk_killed_at_every_phase_of_create_start_exec_and_delete() {
     for (verb, setup) in verbs {
         let args = |id: &str| -> Vec<String> {
             match verb {
-                "exec" => vec!["exec".into(), id.into(), "sleep".into(), "50".into()],
+                "exec" => vec!["exec".into(), id.into(), "sleep".into(), "1".into()],
                 "delete" => vec!["delete".into(), "--force".into(), id.into()],
                 _ => vec![verb.into(), id.into()],
             }
