@@ -14,9 +14,7 @@
 mod common;
 use common::*;
 
-use std::ffi::CString;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -53,18 +51,6 @@ fn husk_with(binary: &Path, b: &Bundle, args: &[&str]) -> Output {
 /// husk's stderr with the quoting of its text log format undone.
 fn unescaped(stderr: &[u8]) -> String {
     text(stderr).replace("\\\"", "\"")
-}
-
-/// The mountinfo lines of the test's own (the host's) mount namespace that
-/// mention `path`.
-fn host_mounts_of(path: &Path) -> Vec<String> {
-    let needle = path.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(&needle))
-        .map(str::to_string)
-        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -470,15 +456,6 @@ fn cve_2024_21626_cwd_through_a_leaked_fd_stays_in_the_container() {
 // ---------------------------------------------------------------------------
 // CVE-2021-30465: symlink races on mount targets
 // ---------------------------------------------------------------------------
-
-/// renameat2(RENAME_EXCHANGE): swaps two names atomically.
-fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    let a = CString::new(a.as_os_str().as_bytes()).unwrap();
-    let b = CString::new(b.as_os_str().as_bytes()).unwrap();
-    // SAFETY: two valid NUL-terminated paths that outlive the call.
-    let ret = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
-    if ret == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-}
 
 #[test]
 fn cve_2021_30465_symlink_race_on_mount_target() {

@@ -84,11 +84,8 @@ impl<T, E: std::error::Error + 'static> Step<T> for Result<T, E> {
 
 /// A sysctl the init could not write.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
-struct SysctlError {
-    path: String,
-    source: std::io::Error,
-}
+#[error(transparent)]
+struct SysctlError(#[from] crate::procfs::ProcfsError);
 
 /// When each step of the init ended, sent to the parent with `Ready` so
 /// that `husk --debug` can show where the time of `create` goes. The init is
@@ -553,12 +550,13 @@ fn set_host_names(spec: &Spec) -> Result<(), Failure> {
 }
 
 /// Writes linux.sysctl under the container's /proc/sys (validated to be
-/// namespaced keys only).
+/// namespaced keys only), through procfs.rs: a bind mount over a sysctl
+/// file must not turn the write into one of a host file.
 fn write_sysctls(spec: &Spec) -> Result<(), Failure> {
     let sysctls = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
     for (key, value) in sysctls.into_iter().flatten() {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value).map_err(|source| SysctlError { path: path.clone(), source }).step("write sysctl")?;
+        let relative = format!("sys/{}", key.replace('.', "/"));
+        crate::procfs::write(&relative, value.as_bytes()).map_err(SysctlError).step("write sysctl")?;
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ mod namespaces;
 mod netdev;
 mod netlink;
 mod process;
+mod procfs;
 mod rootfs;
 mod rootless;
 mod security;
