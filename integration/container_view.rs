@@ -220,3 +220,27 @@ fn root_capabilities_equal_the_configured_sets() {
     }
     assert_eq!(status_field(&out, "CapAmb"), mask(&[]));
 }
+
+#[test]
+fn without_a_terminal_init_and_exec_lead_sessions_of_their_own() {
+    // runc's init and exec'd processes call setsid whatever the terminal
+    // (nsexec stage 2); CRIU refuses to dump a container whose init's
+    // session leader is outside its pid namespace (criu/cr-dump.c).
+    // Fields 6 and 7 of /proc/PID/stat: the session and the controlling tty.
+    let mut b = Bundle::new(&["sh", "-c", "cut -d' ' -f6,7 /proc/1/stat"]);
+    b.write();
+    assert_eq!(b.run_ok("session-init").trim(), "1 0", "the init leads its own session, without a terminal");
+
+    let mut b = Bundle::new(&["sleep", "30"]);
+    b.write();
+    let id = b.run_detached("session-exec");
+    let (code, stdout, stderr) = b.exec(&[&id, "sh", "-c", "echo $$ $(cut -d' ' -f6,7 /proc/$$/stat)"]);
+    let out = b.husk(&["delete", "--force", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    assert_eq!(code, 0, "exec: {stderr}");
+    let fields: Vec<&str> = stdout.split_whitespace().collect();
+    assert_eq!(fields.len(), 3, "{stdout}");
+    assert_eq!(fields[0], fields[1], "the exec'd process leads its own session: {stdout}");
+    assert_eq!(fields[2], "0", "and has no controlling terminal: {stdout}");
+    b.assert_clean();
+}

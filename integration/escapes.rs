@@ -14,9 +14,7 @@
 mod common;
 use common::*;
 
-use std::ffi::CString;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -53,18 +51,6 @@ fn husk_with(binary: &Path, b: &Bundle, args: &[&str]) -> Output {
 /// husk's stderr with the quoting of its text log format undone.
 fn unescaped(stderr: &[u8]) -> String {
     text(stderr).replace("\\\"", "\"")
-}
-
-/// The mountinfo lines of the test's own (the host's) mount namespace that
-/// mention `path`.
-fn host_mounts_of(path: &Path) -> Vec<String> {
-    let needle = path.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(&needle))
-        .map(str::to_string)
-        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -341,6 +327,29 @@ fn cve_2019_5736_cap_sys_ptrace_fd_held_across_start() {
 }
 
 #[test]
+fn cve_2019_5736_every_mapping_of_the_created_init_is_the_read_only_view() {
+    // /proc/PID/map_files leads to husk's binary as /proc/PID/exe does. As
+    // root, husk moves onto the read-only view in place, replacing each
+    // mapping of the binary: one it missed would still be the writable file.
+    let (_a, _id, pid, copy) = created_with_husk_copy();
+    let inode = std::fs::metadata(&copy).unwrap().ino().to_string();
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mut seen = 0;
+    for line in maps.lines().filter(|l| l.split_whitespace().nth(4) == Some(inode.as_str())) {
+        // map_files names the range without leading zeros.
+        let (start, end) = line.split_whitespace().next().unwrap().split_once('-').unwrap();
+        let trim = |a: &str| a.trim_start_matches('0').to_string();
+        let entry = format!("/proc/{pid}/map_files/{}-{}", trim(start), trim(end));
+        let fd = nix::fcntl::open(entry.as_str(), nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .unwrap_or_else(|e| panic!("{entry}: {e}"));
+        let fs = nix::sys::statvfs::fstatvfs(&fd).unwrap();
+        assert!(fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY), "{line}: husk's binary on a writable mount");
+        seen += 1;
+    }
+    assert!(seen >= 3, "the init maps husk's binary:\n{maps}");
+}
+
+#[test]
 fn cve_2019_5736_exec_into_a_created_container_is_refused() {
     // `exec` would put a container process beside the created init, which
     // is still husk: refused until `start`.
@@ -447,15 +456,6 @@ fn cve_2024_21626_cwd_through_a_leaked_fd_stays_in_the_container() {
 // ---------------------------------------------------------------------------
 // CVE-2021-30465: symlink races on mount targets
 // ---------------------------------------------------------------------------
-
-/// renameat2(RENAME_EXCHANGE): swaps two names atomically.
-fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    let a = CString::new(a.as_os_str().as_bytes()).unwrap();
-    let b = CString::new(b.as_os_str().as_bytes()).unwrap();
-    // SAFETY: two valid NUL-terminated paths that outlive the call.
-    let ret = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
-    if ret == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-}
 
 #[test]
 fn cve_2021_30465_symlink_race_on_mount_target() {

@@ -102,3 +102,43 @@ fn no_new_privs_stops_a_setuid_root_binary_run_by_exec() {
         assert_eq!(out.trim(), expected, "config noNewPrivileges {config_nnp}, exec {flags:?}");
     }
 }
+
+#[test]
+fn exec_caps_stay_within_the_bounding_set_and_exec_cap_extends_it_as_runc() {
+    // The container's bounding set (husk spec's, as runc spec's) lacks
+    // CAP_SYS_ADMIN.
+    let mut b = Bundle::new(&["sleep", "100"]);
+    let id = b.run_detached("bnd");
+    let bounding = |out: &str| cap_set(out, "CapBnd");
+
+    // A plain exec has the container's bounding set, not husk's own.
+    let (code, plain, err) = b.exec(&[&id, "cat", "/proc/self/status"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(bounding(&plain) & CAP_SYS_ADMIN, 0, "{plain}");
+
+    // process.json asking for CAP_SYS_ADMIN in effective and permitted but
+    // not in bounding: the kernel's rule at execve (root's permitted set
+    // is bounded) leaves it out, whatever husk set before.
+    let process = json!({
+        "args": ["cat", "/proc/self/status"],
+        "env": ["PATH=/bin:/usr/bin"],
+        "cwd": "/",
+        "capabilities": {
+            "bounding": ["CAP_KILL"], "effective": ["CAP_KILL", "CAP_SYS_ADMIN"], "permitted": ["CAP_KILL", "CAP_SYS_ADMIN"]
+        }
+    });
+    let path = b.dir.join("process.json");
+    std::fs::write(&path, process.to_string()).unwrap();
+    let (code, out, err) = b.exec(&["-p", path.to_str().unwrap(), &id]);
+    assert_eq!(code, 0, "{err}");
+    for set in ["CapBnd", "CapPrm", "CapEff"] {
+        assert_eq!(cap_set(&out, set), CAP_KILL, "{set}: {out}");
+    }
+
+    // `exec --cap` adds to the bounding set as well as to the effective
+    // and permitted ones, as runc's exec.go does: the caller asked for it.
+    let (code, out, err) = b.exec(&["--cap", "CAP_SYS_ADMIN", &id, "cat", "/proc/self/status"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(bounding(&out), bounding(&plain) | CAP_SYS_ADMIN, "{out}");
+    assert_ne!(cap_set(&out, "CapEff") & CAP_SYS_ADMIN, 0, "{out}");
+}

@@ -20,8 +20,8 @@ use crate::rootless::Caller;
 pub enum IdMapError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("write {file}: {source}")]
-    Write { file: String, source: std::io::Error },
+    #[error(transparent)]
+    Write(#[from] crate::procfs::ProcfsError),
     #[error("run {command}: {source}")]
     Spawn { command: String, source: std::io::Error },
     #[error("{command}: {message}")]
@@ -216,8 +216,7 @@ pub fn write(plan: &IdMapPlan, pid: Pid) -> Result<(), IdMapError> {
 }
 
 fn write_proc(pid: Pid, name: &str, text: &str) -> Result<(), IdMapError> {
-    let file = format!("/proc/{pid}/{name}");
-    std::fs::write(&file, text).map_err(|source| IdMapError::Write { file, source })
+    Ok(crate::procfs::write(&format!("{pid}/{name}"), text.as_bytes())?)
 }
 
 fn run_helper(helper: &Path, pid: Pid, triples: &[(u32, u32, u32)]) -> Result<(), IdMapError> {

@@ -84,11 +84,8 @@ impl<T, E: std::error::Error + 'static> Step<T> for Result<T, E> {
 
 /// A sysctl the init could not write.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
-struct SysctlError {
-    path: String,
-    source: std::io::Error,
-}
+#[error(transparent)]
+struct SysctlError(#[from] crate::procfs::ProcfsError);
 
 /// When each step of the init ended, sent to the parent with `Ready` so
 /// that `husk --debug` can show where the time of `create` goes. The init is
@@ -405,9 +402,15 @@ fn run_hook_in_container(args: &InitArgs<'_>, kind: hooks::Kind, status: Status,
 /// parent passes it on: the console socket's path is the host's, which the
 /// init, pivoted or joined into the container, can no longer reach; and in
 /// the foreground it is husk itself that keeps the master.
+///
+/// Without a terminal the process still leads a session of its own, as
+/// runc's does (nsexec's stage 2 calls setsid for every init and exec):
+/// CRIU refuses to dump a process whose session leader is outside the
+/// container's pid namespace, and a session shared with the engine would
+/// let job-control signals aimed at the engine's terminal reach it.
 fn set_up_terminal(process: &Process, channel: &mut ChildEnd, bind_console: bool) -> Result<(), Failure> {
     if process.terminal() != Some(true) {
-        return Ok(());
+        return nix::unistd::setsid().map(drop).step("start a session of its own");
     }
     let pty = terminal::open(process.console_size().as_ref()).step("create pty")?;
     if bind_console {
@@ -547,12 +550,13 @@ fn set_host_names(spec: &Spec) -> Result<(), Failure> {
 }
 
 /// Writes linux.sysctl under the container's /proc/sys (validated to be
-/// namespaced keys only).
+/// namespaced keys only), through procfs.rs: a bind mount over a sysctl
+/// file must not turn the write into one of a host file.
 fn write_sysctls(spec: &Spec) -> Result<(), Failure> {
     let sysctls = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
     for (key, value) in sysctls.into_iter().flatten() {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value).map_err(|source| SysctlError { path: path.clone(), source }).step("write sysctl")?;
+        let relative = format!("sys/{}", key.replace('.', "/"));
+        crate::procfs::write(&relative, value.as_bytes()).map_err(SysctlError).step("write sysctl")?;
     }
     Ok(())
 }

@@ -21,6 +21,27 @@ struct Logger {
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 
+/// When husk's main began: the phases of `--debug` count from here (in the
+/// process that does the work, after any re-exec from the read-only view).
+static STARTED: OnceLock<std::time::Instant> = OnceLock::new();
+
+/// Starts the clock of `phase`; the first thing main does.
+pub fn start_clock() {
+    let _ = STARTED.set(std::time::Instant::now());
+}
+
+/// With `--debug`, the end of a phase of a verb, as the time since main
+/// began (`create web: cgroup ready at 1.2ms`): integration/bench reads
+/// these lines for its phase tables.
+pub fn phase(verb: &str, id: &str, name: &str) {
+    debug_with(|| format!("{verb} {id}: {name} at {:?}", since_start()));
+}
+
+/// The time since main began.
+pub fn since_start() -> std::time::Duration {
+    STARTED.get().map(|s| s.elapsed()).unwrap_or_default()
+}
+
 /// Opens the log. A log file that cannot be opened is reported on stderr and
 /// messages go there instead.
 pub fn init(path: Option<&Path>, format: Format, debug: bool) {

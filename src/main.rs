@@ -18,6 +18,7 @@ mod namespaces;
 mod netdev;
 mod netlink;
 mod process;
+mod procfs;
 mod rootfs;
 mod rootless;
 mod security;
@@ -35,10 +36,16 @@ mod terminal;
 use clap::Parser;
 
 fn main() {
+    logging::start_clock();
     // A parent may have left signals ignored or blocked (an ignored SIGCHLD
     // leaves nothing to reap); start from the defaults.
     sys::reset_signals();
     sys::ensure_stdio_open();
+    // Before the command line is parsed: for create, run and exec, husk
+    // moves onto a read-only view of its binary (CVE-2019-5736).
+    if cli::puts_husk_in_a_container(&std::env::args_os().collect::<Vec<_>>()) {
+        security::exe::ensure_read_only_binary_early();
+    }
     let cli = cli::Cli::parse();
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug);
     match cli::dispatch(cli) {

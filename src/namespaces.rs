@@ -45,6 +45,8 @@ pub enum NamespaceError {
         file: String,
         source: std::io::Error,
     },
+    #[error("set linux.timeOffsets: {0}")]
+    TimeOffsets(crate::procfs::ProcfsError),
 }
 
 pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -292,10 +294,7 @@ pub fn write_time_offsets(spec: &Spec) -> Result<(), NamespaceError> {
         let nanos = offset.nanosecs().unwrap_or(0);
         text.push_str(&format!("{clock} {secs} {nanos}\n"));
     }
-    std::fs::write("/proc/self/timens_offsets", text).map_err(|source| NamespaceError::Write {
-        file: "/proc/self/timens_offsets".into(),
-        source,
-    })
+    crate::procfs::write("self/timens_offsets", text.as_bytes()).map_err(NamespaceError::TimeOffsets)
 }
 
 /// Init side, in a fresh network namespace: runc brings `lo` up.

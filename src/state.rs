@@ -262,9 +262,18 @@ impl Store {
             let path = path.clone();
             move |source| StateError::Io { op, path, source }
         };
-        let mut file = std::fs::File::create(&tmp).map_err(io("create"))?;
-        file.write_all(bytes).map_err(io("write"))?;
-        std::fs::rename(&tmp, &path).map_err(io("rename"))
+        let written = std::fs::File::create(&tmp)
+            .map_err(io("create"))
+            .and_then(|mut file| file.write_all(bytes).map_err(io("write")))
+            .and_then(|()| std::fs::rename(&tmp, &path).map_err(io("rename")));
+        // A partial temporary file (ENOSPC) is not left beside the state.
+        // No fsync: like runc's, the state describes processes and cgroups
+        // that do not outlive the machine, and rename alone keeps a reader
+        // (or a kill) from ever seeing half a file.
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 
     /// Every container with a readable state, sorted by id.

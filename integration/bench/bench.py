@@ -19,6 +19,7 @@ import faulthandler
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -81,6 +82,11 @@ class Runtime:
         # While set, every call of the runtime starts in this cgroup (its
         # cgroup.procs file), so that what it allocates is charged there.
         self.procs_file = None
+        # Where each call's stderr goes (see call): one file, emptied before
+        # each call, because a file made per call cost every runtime an
+        # inode's creation and removal (0.2 to 0.4 ms on this ext4) inside
+        # the timed call, which the floor's pipe did not pay.
+        self.err = tempfile.TemporaryFile()
 
     def place(self):
         """Moves this process, untimed, to where the runtime's next call
@@ -103,10 +109,19 @@ class Runtime:
         # stderr goes to a file: after `create` the container holds the
         # runtime's stdio, and a pipe would not reach EOF while it lives.
         self.place()
-        with tempfile.TemporaryFile() as err:
-            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=err)
-            err.seek(0)
-            done.stderr = err.read()
+        done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=self.take_err())
+        return self.with_err(done)
+
+    def take_err(self):
+        """The stderr file, emptied. A container of the last call may still
+        hold it; its writes (none here) would land after the offset."""
+        self.err.seek(0)
+        self.err.truncate()
+        return self.err
+
+    def with_err(self, done):
+        self.err.seek(0)
+        done.stderr = self.err.read()
         return done
 
     def timed(self, *args):
@@ -361,12 +376,9 @@ class RootlessRuntime(Runtime):
     def call(self, *args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL):
         uid, gid = self.user
         env = {"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": os.path.dirname(self.root), "HOME": "/"}
-        with tempfile.TemporaryFile() as err:
-            done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=err,
-                                  user=uid, group=gid, extra_groups=[gid], env=env)
-            err.seek(0)
-            done.stderr = err.read()
-        return done
+        done = subprocess.run(self.cmd(*args), stdin=stdin, stdout=stdout, stderr=self.take_err(),
+                              user=uid, group=gid, extra_groups=[gid], env=env)
+        return self.with_err(done)
 
 
 def rootless_setup(work):
@@ -461,8 +473,8 @@ def inner(args):
             interleave("rootless-run", lambda rt: lifecycle_run(rt, rootless_bundle), args.runs)
             runtimes = saved
 
-            phases = husk_phase_profile(runtimes["husk"], sleep_bundle, args.runs)
-            compile_ms = husk_phase_profile(runtimes["husk"], seccomp_bundle, args.runs).get("seccomp compile", 0.0)
+            phases = husk_phase_profile(runtimes["husk"], sleep_bundle, run_bundle, args.runs)
+            compile_ms = seccomp_compile_ms(runtimes["husk"], seccomp_bundle, args.runs)
             sections["main"] = report(args, results, fifty, phases, compile_ms)
 
         if "seccomp" in args.sections:
@@ -494,25 +506,69 @@ def inner(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def husk_phase_profile(rt, bundle, runs):
-    """Median time at which each `create` phase ends, from `husk --debug`."""
+def husk_phase_profile(rt, sleep_bundle, run_bundle, runs):
+    """From `husk --debug`: for each verb, the median time since husk's main
+    began at which each of its phases ended (a create, start, exec and
+    delete --force of one sleeping container, each its own call, and a
+    foreground run of /bin/true, whose create, start, wait and delete are
+    one call); and, from create, the init's steps, timed from its clone."""
     marks = {}
+    # On tmpfs: a log file made on the state root's disk per call would time
+    # the file system's inode creation as husk's start-up.
+    logs = tempfile.mkdtemp(prefix="husk-bench-phases-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+
+    def profiled(table, *args):
+        log = os.path.join(logs, f"phase-{rt.count}.log")
+        subprocess.run([rt.bin, "--root", rt.root, "--debug", "--log", log, "--log-format", "json", *args],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        seen = set()
+        with open(log) as f:
+            for line in f:
+                entry = json.loads(line)
+                msg = entry.get("msg", "")
+                if entry.get("level") != "debug" or ": " not in msg or " at " not in msg:
+                    continue
+                head, rest = msg.split(": ", 1)
+                phase, at = rest.rsplit(" at ", 1)
+                if not re.fullmatch(r"[0-9.]+(ns|µs|ms|s)", at):
+                    continue
+                verb = head.split(" ")[0]
+                key = "init" if head == "init" else table
+                name = f"{verb}: {phase}" if key == "run" else phase
+                # A step the init takes twice (non-dumpable, then again
+                # after the switch of user) is a row of its own each time.
+                while (key, name) in seen:
+                    name += " (again)"
+                seen.add((key, name))
+                marks.setdefault(key, {}).setdefault(name, []).append(parse_duration(at))
+        os.unlink(log)
+
     for _ in range(runs):
         cid = rt.new_id("phase")
+        profiled("create", "create", "--bundle", sleep_bundle, cid)
+        profiled("start", "start", cid)
+        profiled("exec", "exec", cid, "true")
+        profiled("delete", "delete", "--force", cid)
+        profiled("run", "run", "--bundle", run_bundle, rt.new_id("phase-run"))
+    os.rmdir(logs)
+    return {table: {phase: statistics.median(v) * 1000 for phase, v in phases.items()} for table, phases in marks.items()}
+
+
+def seccomp_compile_ms(rt, bundle, runs):
+    """Median time husk takes to compile the bundle's seccomp profile."""
+    times = []
+    for _ in range(runs):
+        cid = rt.new_id("compile")
         log = os.path.join(os.path.dirname(rt.root), f"{cid}.log")
         subprocess.run([rt.bin, "--root", rt.root, "--debug", "--log", log, "--log-format", "json", "create", "--bundle", bundle, cid],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         rt.call("delete", "--force", cid)
         with open(log) as f:
             for line in f:
-                entry = json.loads(line)
-                msg = entry.get("msg", "")
-                if entry.get("level") == "debug" and " at " in msg and msg.startswith("create "):
-                    phase, at = msg.split(": ", 1)[1].rsplit(" at ", 1)
-                    marks.setdefault(phase, []).append(parse_duration(at))
-                elif msg.startswith("seccomp profile compiled in "):
-                    marks.setdefault("seccomp compile", []).append(parse_duration(msg.rsplit(" ", 1)[1]))
-    return {phase: statistics.median(values) * 1000 for phase, values in marks.items()}
+                msg = json.loads(line).get("msg", "")
+                if msg.startswith("seccomp profile compiled in "):
+                    times.append(parse_duration(msg.rsplit(" ", 1)[1]))
+    return statistics.median(times) * 1000 if times else 0.0
 
 
 def parse_duration(text):
@@ -521,6 +577,22 @@ def parse_duration(text):
         if text.endswith(unit):
             return float(text[: -len(unit)]) * scale
     return 0.0
+
+
+def hot_list_coverage():
+    """How much of hot-symbols.txt (build.rs) the measured binary has: a
+    change of the crate's metadata (Cargo.toml, Cargo.lock, the toolchain)
+    renames its functions, and integration/bench/hot_symbols.py must then
+    write the list again."""
+    path = os.path.join(REPO, "hot-symbols.txt")
+    if not os.path.exists(path) or not shutil.which("nm"):
+        return "(hot-symbols.txt: not checked)"
+    listed = [line.strip() for line in open(path) if line.strip()]
+    nm = subprocess.run(["nm", HUSK], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    defined = {p[-1] for p in (line.split() for line in nm.splitlines()) if p}
+    found = sum(name in defined for name in listed)
+    stale = "" if found >= 0.9 * len(listed) else " — stale: run integration/bench/hot_symbols.py and rebuild"
+    return f"Hot path linked first (build.rs): {found} of the {len(listed)} functions of hot-symbols.txt are in the binary{stale}."
 
 
 def header_line():
@@ -559,6 +631,7 @@ def report(args, results, fifty, phases, compile_ms):
     lines.append(f"\nhusk create with Docker's seccomp profile ÷ without: **{filtered / plain:.2f}** "
                  f"(compiling the profile: median {compile_ms:.3f} ms).")
     lines.append(memory_row_note)
+    lines.append(hot_list_coverage() + "\n")
 
     lines.append("\n### run /bin/true against the kernel floor\n")
     lines.append("In the same interleaved measurement as row 1: `floor.c` does only the kernel's steps for the same "
@@ -594,16 +667,23 @@ def report(args, results, fifty, phases, compile_ms):
         lines.append(f"| {label} | {ratio:.2f} | {'yes' if ratio <= limit else 'no'} |")
 
     lines.append(PHASE_HEAD)
-    lines.append("Median time since the start of `create` at which each phase ended:\n")
-    lines.append("| phase | ends at |")
-    lines.append("| --- | ---: |")
-    for phase, ms in phases.items():
-        lines.append(f"| {phase} | {ms:.2f} ms |")
+    lines.append("Median over the runs of the time since husk's main began (in the process that does the work, after "
+                 "its move onto a read-only view of its binary) at which each phase ended, per verb: create, start, "
+                 "exec and delete --force of one sleeping container, each a call of its own; the foreground run of "
+                 "/bin/true, one call from create to delete; and the init's steps in create, timed from its clone.\n")
+    for table, title in (("create", "create"), ("start", "start"), ("exec", "exec true"), ("delete", "delete --force"),
+                         ("run", "run /bin/true (foreground)"), ("init", "the init, during create")):
+        lines.append(f"**{title}**\n")
+        lines.append("| phase | ends at |")
+        lines.append("| --- | ---: |")
+        for phase, ms in phases.get(table, {}).items():
+            lines.append(f"| {phase} | {ms:.2f} ms |")
+        lines.append("")
     return lines
 
 
 MAIN_TABLE_HEAD = "| measurement | husk | runc | crun | husk/crun | runc/crun |"
-PHASE_HEAD = "\n## husk create, phase profile (`husk --debug`)\n"
+PHASE_HEAD = "\n## husk's phase profile (`husk --debug`)\n"
 SECTIONS = ["main", "seccomp", "scale"]
 SCALE_PLOT = "scale.svg"
 
@@ -666,8 +746,13 @@ def quote_in_readme(results, args):
 
 def setup(args):
     """The Python the benchmark runs in: Debian's, where its packages go;
-    with --scale, python3-matplotlib is installed for the plot if missing."""
+    the runtimes compared with and tini are installed if missing, and with
+    --scale, python3-matplotlib for the plot."""
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    missing = [tool for tool in ("runc", "crun", "tini") if not shutil.which(tool)]
+    if missing and shutil.which("apt-get"):
+        print(f"bench: installing {', '.join(missing)}", file=sys.stderr)
+        subprocess.run(["apt-get", "install", "-y", "-q", *missing], stdout=subprocess.DEVNULL)
     if args.scale:
         has = subprocess.run([python, "-c", "import matplotlib"], stderr=subprocess.DEVNULL).returncode == 0
         if not has and shutil.which("apt-get"):
@@ -709,8 +794,8 @@ def main():
             subprocess.run(["mount", "--bind", empty.name, CONTROLLERS], check=True)
         inner(args)
         return
-    tini = shutil.which("tini") or sys.exit("bench: needs tini (apt-get install tini)")
     python = setup(args)
+    tini = shutil.which("tini") or sys.exit("bench: needs tini (apt-get install tini)")
     command = ["unshare", "--mount", "--propagation", "private", "--", tini, "-s", "--",
                python, os.path.abspath(__file__), "--inner", "--runs", str(args.runs), "--out", args.out,
                "--sections", ",".join(args.sections) or ",", "--scale", str(args.scale)]

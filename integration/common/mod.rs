@@ -383,3 +383,24 @@ pub fn place_fds_in_child(cmd: &mut Command, pairs: Vec<(std::os::fd::RawFd, std
         });
     }
 }
+
+/// The mountinfo lines of the test's own (the host's) mount namespace that
+/// mention `path`.
+pub fn host_mounts_of(path: &Path) -> Vec<String> {
+    let needle = path.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// renameat2(RENAME_EXCHANGE): swaps two names atomically.
+pub fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    let a = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).unwrap();
+    let b = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(b.as_os_str())).unwrap();
+    // SAFETY: two valid NUL-terminated paths that outlive the call.
+    let ret = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    if ret == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}

@@ -385,6 +385,12 @@ impl Cgroup for V1 {
     }
 
     fn signal_all(&self, signal: i32) -> Result<()> {
+        // No one in it (a stopped container's delete): no one to signal,
+        // nor to fork into it, so no freezing (four freezer.state writes
+        // and reads on every `delete`).
+        if self.pids()?.is_empty() {
+            return Ok(());
+        }
         // Freeze so that no process forks a child we would miss.
         let frozen = signal == libc::SIGKILL && self.freezer().is_some() && self.set_frozen(true).is_ok();
         for pid in self.pids()? {

@@ -245,6 +245,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         let (verb, id) = command.summary();
         format!("husk {} {verb} {} (root {})", env!("CARGO_PKG_VERSION"), id.unwrap_or_default(), store.root().display())
     });
+    let (verb, id) = command.summary();
+    logging::phase(verb, id.unwrap_or_default(), "command line read");
     match command {
         Command::Create(args) => {
             container::create::create(&store, &create_options(&args, true, cli.systemd_cgroup, rootless(), caller()), &mut warn)?;
@@ -298,6 +300,28 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// Whether the command line is one of the verbs that run husk from a
+/// read-only view of its binary (create, run, exec), judged before clap
+/// parses it, so that the move onto the view comes first (security/exe.rs).
+/// Only the global flags may come before the verb; anything else, or
+/// `--help` and `--version`, is left to the parse, after which the same
+/// check runs.
+pub fn puts_husk_in_a_container(args: &[std::ffi::OsString]) -> bool {
+    let mut args = args.iter().skip(1).map(|a| a.to_str());
+    while let Some(arg) = args.next() {
+        match arg {
+            Some("create" | "run" | "exec") => return true,
+            Some("--root" | "--log" | "--log-format" | "--rootless" | "--criu") => {
+                args.next();
+            }
+            Some("--debug" | "--systemd-cgroup") => {}
+            Some(flag) if ["--root=", "--log=", "--log-format=", "--rootless=", "--criu="].iter().any(|p| flag.starts_with(p)) => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// `systemd_cgroup` is the global `--systemd-cgroup`: engines pass it to
 /// every verb, and only create and run read it; later verbs follow the
 /// driver recorded in the state.
@@ -345,6 +369,7 @@ fn run_container(store: &Store, opts: &CreateOptions, keep: bool, warn: &mut dyn
         Some(master) => container::proxy::proxy(init, master)?,
         None => run::wait_forwarding(init)?,
     };
+    logging::phase("run", &opts.id, "container exited");
     if !keep {
         container::delete(store, &opts.id, true, warn)?;
     }
@@ -462,6 +487,27 @@ mod tests {
         let text = version_text();
         assert!(text.starts_with("husk version "));
         assert!(text.contains("\nspec: 1.3.0\n"));
+    }
+
+    #[test]
+    fn the_verbs_that_need_the_view_are_seen_before_the_parse() {
+        let early = |line: &str| puts_husk_in_a_container(&line.split(' ').map(std::ffi::OsString::from).collect::<Vec<_>>());
+        assert!(early("husk create -b b c"));
+        assert!(early("husk --root /r --log-format=json --debug run c"));
+        assert!(early("husk --root create exec c1 true"));
+        assert!(early("husk --log l --systemd-cgroup --rootless false --criu x exec c true"));
+        // Not the verbs, or not certainly: the parse decides.
+        assert!(!early("husk --root /r state c"));
+        assert!(!early("husk --root run"));
+        assert!(!early("husk --help create"));
+        assert!(!early("husk --bogus create c"));
+        assert!(!early("husk"));
+        // Every verb it names is one the parse re-executes for.
+        for line in ["husk create c", "husk run c", "husk exec c true"] {
+            assert!(early(line));
+            let cli = Cli::try_parse_from(line.split(' ')).unwrap();
+            assert!(matches!(cli.command, Some(Command::Create(_) | Command::Run { .. } | Command::Exec(_))));
+        }
     }
 
     #[test]

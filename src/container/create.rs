@@ -77,8 +77,7 @@ pub struct Created {
 
 /// Creates the container; on success its init waits for `start`.
 pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -> Result<Created> {
-    let started = std::time::Instant::now();
-    let phase = |name: &str| logging::debug(&format!("create {}: {name} at {:?}", opts.id, started.elapsed()));
+    let phase = |name: &str| logging::phase("create", &opts.id, name);
     state::validate_id(&opts.id)?;
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(Error::io("bundle", &opts.bundle))?;
     let mut loaded = spec::load(&bundle)?;
@@ -134,15 +133,10 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
         let marker = store.dir(&opts.id).join(super::SHARED_CGROUP);
         std::fs::write(&marker, b"").map_err(Error::io("mark the cgroup shared", &marker))?;
     }
-    store.save_exec_defaults(&opts.id, &ExecDefaults {
-        process: spec.process().clone().expect("validated: process is present"),
-        seccomp: loaded.seccomp.clone(),
-        personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
-        memory_policy: spec.linux().as_ref().and_then(|l| l.memory_policy().clone()),
-    })?;
     if let Some(notify) = &notify {
         notify.make_dir()?;
     }
+    phase("state saved");
     let stopped = container.state_with(Status::Stopped, 0);
     let created = set_up(store, opts, &loaded, container, reservation, plan, &phase);
     if created.is_err() {
@@ -351,6 +345,16 @@ fn set_up(
     let mut children = Children::default();
     let (first, born_in_cgroup) = spawn_init(args, &parent_end, &mut children)?;
     phase("init cloned");
+    // While the init sets itself up on the other CPU: only `exec`, of a
+    // started container, reads it, and a failed create removes it with the
+    // state directory.
+    store.save_exec_defaults(&opts.id, &ExecDefaults {
+        process: spec.process().clone().expect("validated: process is present"),
+        seccomp: loaded.seccomp.clone(),
+        personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
+        memory_policy: spec.linux().as_ref().and_then(|l| l.memory_policy().clone()),
+    })?;
+    phase("exec defaults saved");
     let state = container.state_with(Status::Creating, 0);
     let part = ParentPart {
         id_maps: plan.id_maps.as_ref(),

@@ -43,6 +43,7 @@ pub struct ExecOptions {
 /// Runs the process; returns husk's exit code (the process's, in the
 /// foreground).
 pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
+    let phase = |name: &str| crate::logging::phase("exec", &opts.id, name);
     let container = store.load(&opts.id)?;
     match store.status(&container) {
         Status::Stopped | Status::Creating => return Err(LifecycleError::ExecStopped.into()),
@@ -76,6 +77,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         intermediate,
         ..Route::exec()
     });
+    phase("state and process loaded");
     debug("joining the init's namespaces and cgroup");
     if !opts.detach {
         run::take_over_signals()?;
@@ -129,6 +131,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     drop(child_end);
     drop(namespaces);
     debug(&format!("spawned pid {pid} (born in the cgroup: {born_in_cgroup})"));
+    phase("process cloned");
     let mut children = Children::default();
     children.push(pid);
 
@@ -148,6 +151,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     // The process proper, when an intermediate forked it.
     let pid = launched.pid;
     debug(&format!("pid {pid} set up and executing"));
+    phase("process executing");
     if let Some(socket) = &opts.pidfd_socket {
         pidfd::send(socket, pid, pidfd::ProcessKind::Exec).map_err(launch::LaunchError::from)?;
     }
@@ -165,6 +169,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         None => run::wait_forwarding(pid),
     }?;
     debug(&format!("pid {pid} exited: status {code}"));
+    phase("process exited");
     Ok(code)
 }
 

@@ -87,7 +87,9 @@ pub fn write_pid_file(path: &Path, pid: nix::unistd::Pid) -> Result<(), Lifecycl
 /// Lets a created container's init exec its command. With NOTIFY_SOCKET
 /// set, returns once the service in it reported ready (or exited).
 pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> {
+    let phase = |name: &str| crate::logging::phase("start", id, name);
     let container = store.load(id)?;
+    phase("state loaded");
     match store.status(&container) {
         Status::Created => {}
         Status::Running | Status::Paused => return Err(LifecycleError::StartRunning.into()),
@@ -120,7 +122,9 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
         }
     }
     crate::logging::debug_with(|| format!("start {id}: the init (pid {}) opened the exec fifo", container.pid));
+    phase("the init opened the fifo");
     let report = read_to_end(&fifo, &fifo_path)?;
+    phase("the init went on (fifo closed)");
     nix::unistd::unlink(&fifo_path).map_err(|source| LifecycleError::ExecFifo { op: "remove", path: fifo_path.clone(), source })?;
     match report.split_first() {
         Some((b'0', [])) => {}
@@ -143,6 +147,7 @@ pub fn start(store: &Store, id: &str, warn: &mut dyn FnMut(&str)) -> Result<()> 
         let _ = kill_and_wait(&container, store.dir(id).join(SHARED_CGROUP).exists());
         return Err(e.into());
     }
+    phase("poststart hooks run");
     if let (Some(notify), Some(socket)) = (&notify, &notify_socket) {
         notify.relay_ready(socket, container.pid, container.pid_start)?;
     } else if notify.is_some() {
@@ -228,6 +233,7 @@ pub fn container_processes(container: &Container) -> Vec<i32> {
 /// Deletes a container. A created one is killed (its command never ran); a
 /// running one only with `force`.
 pub fn delete(store: &Store, id: &str, force: bool, warn: &mut dyn FnMut(&str)) -> Result<()> {
+    let phase = |name: &str| crate::logging::phase("delete", id, name);
     let container = match store.load(id) {
         Ok(container) => container,
         Err(state::StateError::NotExist(_)) => {
@@ -242,6 +248,7 @@ pub fn delete(store: &Store, id: &str, force: bool, warn: &mut dyn FnMut(&str)) 
         }
         Err(e) => return Err(e.into()),
     };
+    phase("state loaded");
     let shared = store.dir(id).join(SHARED_CGROUP).exists();
     match store.status(&container) {
         Status::Stopped | Status::Creating => {}
@@ -251,6 +258,7 @@ pub fn delete(store: &Store, id: &str, force: bool, warn: &mut dyn FnMut(&str)) 
             return Err(LifecycleError::DeleteNotStopped { id: id.to_string(), status }.into());
         }
     }
+    phase("processes gone");
     if let Some(paths) = &container.cgroup
         && !shared
     {
@@ -260,11 +268,14 @@ pub fn delete(store: &Store, id: &str, force: bool, warn: &mut dyn FnMut(&str)) 
         let _ = cgroup.signal_all(libc::SIGKILL);
         cgroup.destroy()?;
     }
+    phase("cgroup removed");
     if let Some(rdt) = &container.intel_rdt {
         crate::intel_rdt::remove(rdt)?;
     }
     store.remove(id)?;
+    phase("state removed");
     hooks::run_poststop(container.hooks.as_ref(), &container.state_with(Status::Stopped, 0), warn);
+    phase("poststop hooks run");
     Ok(())
 }
 
@@ -287,6 +298,12 @@ pub fn set_paused(store: &Store, id: &str, paused: bool) -> Result<()> {
 /// the container's (with a pid namespace of its own, its processes go with
 /// its init).
 fn kill_and_wait(container: &Container, shared_cgroup: bool) -> Result<()> {
+    // Opened before the kill, and checked to be the init's (not a reused
+    // pid's): the init's exit makes it readable, so the wait below ends
+    // when the init does instead of on a polling tick.
+    let exit = crate::sys::pidfd_open(nix::unistd::Pid::from_raw(container.pid))
+        .ok()
+        .filter(|_| state::process_alive(container.pid, container.pid_start));
     let targets = if shared_cgroup { vec![container.pid] } else { container_processes(container) };
     for pid in targets {
         let _ = crate::sys::kill_raw(pid, libc::SIGKILL);
@@ -300,10 +317,18 @@ fn kill_and_wait(container: &Container, shared_cgroup: bool) -> Result<()> {
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while state::process_alive(container.pid, container.pid_start) {
-        if Instant::now() > deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             return Err(LifecycleError::DidNotDie(container.id.clone()).into());
         }
-        std::thread::sleep(Duration::from_millis(2));
+        match &exit {
+            Some(pidfd) => {
+                let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+                let wait = PollTimeout::try_from(left.min(Duration::from_millis(100))).unwrap_or(PollTimeout::MAX);
+                let _ = poll(&mut fds, wait);
+            }
+            None => std::thread::sleep(Duration::from_millis(2)),
+        }
     }
     Ok(())
 }

@@ -66,8 +66,8 @@ pub enum LaunchError {
     Subreaper { source: Errno },
     #[error("clone into cgroup {}: {source}", path.display())]
     CgroupDir { path: PathBuf, source: Errno },
-    #[error("write oom_score_adj to {}: {source}", path.display())]
-    OomScoreAdj { path: PathBuf, source: std::io::Error },
+    #[error("set oom_score_adj: {0}")]
+    OomScoreAdj(crate::procfs::ProcfsError),
     #[error(transparent)]
     Namespace(#[from] crate::namespaces::NamespaceError),
     #[error(transparent)]

@@ -4,7 +4,6 @@
 //! the seccomp notify fd on.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
 
 use nix::unistd::Pid;
 use oci_spec::runtime::Hooks;
@@ -149,8 +148,7 @@ fn place(part: &ParentPart<'_>, pid: Pid, born_in_cgroup: bool) -> Result<(), La
     // may configure the devices further.
     crate::netdev::move_all(part.net_devices, pid)?;
     if let Some(score) = part.oom_score_adj {
-        let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
-        std::fs::write(&path, score.to_string()).map_err(|source| LaunchError::OomScoreAdj { path, source })?;
+        crate::procfs::write(&format!("{pid}/oom_score_adj"), score.to_string().as_bytes()).map_err(LaunchError::OomScoreAdj)?;
     }
     Ok(())
 }

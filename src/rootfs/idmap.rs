@@ -315,7 +315,7 @@ fn user_namespace(mapping: &Mapping) -> Result<OwnedFd, RootfsError> {
         .map_err(|e| RootfsError::sys("fork a process in a new user namespace for", Path::new("/proc/self/ns/user"), e))?;
     let opened = (|| {
         for (name, ranges) in [("uid_map", uid), ("gid_map", gid)] {
-            std::fs::write(format!("/proc/{pid}/{name}"), map_text(ranges)).map_err(|e| RootfsError::Config {
+            crate::procfs::write(&format!("{pid}/{name}"), map_text(ranges).as_bytes()).map_err(|e| RootfsError::Config {
                 field: if name == "gid_map" { field.replace("uidMappings", "gidMappings") } else { field.clone() },
                 message: format!("the kernel refuses the mapping: {e}"),
             })?;

@@ -10,11 +10,13 @@
 //!
 //! So `create`, `run` and `exec` first make sure husk runs from a read-only
 //! view of its binary: if the binary is not on a read-only mount already,
-//! husk execs itself once through a detached read-only bind mount of the
-//! file (open_tree + mount_setattr; no copy, unlike runc's memfd clone).
-//! Everything forked afterwards, the init included, then has an executable
-//! that cannot be opened for writing. Rootless husk, which may not mount in
-//! its own mount namespace, makes the view from a user namespace of its own.
+//! husk makes a detached read-only bind mount of the file (open_tree +
+//! mount_setattr; no copy, unlike runc's memfd clone) and, as root, moves
+//! onto it in place (sys/exe_view.rs: its mappings and /proc/self/exe
+//! become the view's), or else execs itself once through it. Everything
+//! forked afterwards, the init included, then has an executable that cannot
+//! be opened for writing. Rootless husk, which may not mount in its own
+//! mount namespace, makes the view from a user namespace of its own.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -37,19 +39,8 @@ pub struct ExeError(nix::errno::Errno);
 /// Kernels without open_tree (before 5.2) keep running as they are, with
 /// the non-dumpable defence alone.
 pub fn ensure_read_only_binary(caller: &Caller, warn: &mut dyn FnMut(&str)) -> Result<(), ExeError> {
-    let read_only = statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY));
-    if read_only {
+    if !view_needed(caller) {
         return Ok(());
-    }
-    if caller.euid != 0 || caller.in_user_ns {
-        let owner = nix::sys::stat::stat("/proc/self/exe").ok();
-        let uid_map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
-        if let Some(st) = owner
-            && beyond_reach(&Binary { uid: st.st_uid, mode: st.st_mode }, caller, &uid_map)
-        {
-            logging::debug("husk's binary is not writable by any id a rootless container may have: no read-only view needed");
-            return Ok(());
-        }
     }
     let view = match sys::read_only_view(c"/proc/self/exe") {
         Ok(view) => view,
@@ -63,13 +54,73 @@ pub fn ensure_read_only_binary(caller: &Caller, warn: &mut dyn FnMut(&str)) -> R
         }
         Err(e) => return Err(ExeError(e)),
     };
+    if adopt(&view, caller) {
+        logging::debug_with(|| format!("running from a read-only view of husk's binary at {:?}", logging::since_start()));
+        return Ok(());
+    }
+    logging::debug_with(|| format!("re-exec from a read-only view of husk's binary at {:?}", logging::since_start()));
+    Err(ExeError(reexec(&view)))
+}
+
+/// Moves this process onto the view without an exec (sys::exe_view), where
+/// it may: the host's root (the prctls take CAP_SYS_RESOURCE or
+/// CAP_SYS_ADMIN in the host's user namespace). Whether /proc/self/exe is
+/// now on the read-only view.
+fn adopt(view: &std::os::fd::OwnedFd, caller: &Caller) -> bool {
+    use std::os::fd::AsFd;
+    caller.euid == 0
+        && !caller.in_user_ns
+        && sys::exe_view::run_from_view(view.as_fd()).is_ok()
+        && statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY))
+}
+
+/// The same, first thing in main, before the command line is parsed (done
+/// again after a re-exec, the parse costs as much as the rest of the first
+/// process's work): for the verbs `cli::puts_husk_in_a_container`
+/// recognises. Any failure is left to `ensure_read_only_binary`, which runs
+/// again once the log is open and reports it there.
+pub fn ensure_read_only_binary_early() {
+    let view = || match sys::read_only_view(c"/proc/self/exe") {
+        Err(nix::errno::Errno::EPERM) => sys::read_only_view_of_exe_unprivileged(),
+        other => other,
+    };
+    let caller = Caller::read();
+    if view_needed(&caller)
+        && let Ok(view) = view()
+        && !adopt(&view, &caller)
+    {
+        reexec(&view);
+    }
+}
+
+/// Whether husk runs from a binary a container process could write.
+fn view_needed(caller: &Caller) -> bool {
+    let read_only = statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY));
+    if read_only {
+        return false;
+    }
+    if caller.euid != 0 || caller.in_user_ns {
+        let owner = nix::sys::stat::stat("/proc/self/exe").ok();
+        let uid_map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        if let Some(st) = owner
+            && beyond_reach(&Binary { uid: st.st_uid, mode: st.st_mode }, caller, &uid_map)
+        {
+            logging::debug("husk's binary is not writable by any id a rootless container may have: no read-only view needed");
+            return false;
+        }
+    }
+    true
+}
+
+/// Execs husk from the view with the same arguments and environment;
+/// returns only the failure.
+fn reexec(view: &std::os::fd::OwnedFd) -> nix::errno::Errno {
     let to_c = |bytes: &[u8]| CString::new(bytes).unwrap_or_default();
     let args: Vec<CString> = std::env::args_os().map(|a| to_c(a.as_bytes())).collect();
     let env: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| to_c(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
         .collect();
-    let err = nix::unistd::execveat(&view, c"", &args, &env, AtFlags::AT_EMPTY_PATH).unwrap_err();
-    Err(ExeError(err))
+    nix::unistd::execveat(view, c"", &args, &env, AtFlags::AT_EMPTY_PATH).unwrap_err()
 }
 
 /// Owner and mode of husk's binary.

@@ -13,15 +13,11 @@
 //! `context="…"` in the data of the filesystems it mounts.
 
 use std::ffi::CString;
-use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
-use nix::sys::statfs::{PROC_SUPER_MAGIC, fstatfs};
 use oci_spec::runtime::{Process, Spec};
 
 /// A field of the config that cannot be applied here, and why.
@@ -161,43 +157,35 @@ pub fn takes_context_option(fs_type: &str) -> bool {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
-pub struct LsmError {
-    what: String,
-    source: Errno,
+pub enum LsmError {
+    #[error("{what}: {source}")]
+    Sys { what: String, source: Errno },
+    #[error("set the {attr} attribute to {value:?}: {source}")]
+    Attr {
+        attr: String,
+        value: String,
+        source: crate::procfs::ProcfsError,
+    },
 }
 
 fn lsm_error(what: impl Into<String>) -> impl FnOnce(Errno) -> LsmError {
     let what = what.into();
-    move |source| LsmError { what, source }
+    move |source| LsmError::Sys { what, source }
 }
 
 /// Writes one of the calling thread's LSM attributes under
 /// /proc/thread-self/attr (the same as /proc/self/attr in the single-threaded
-/// init; runc writes the thread's too). The file is checked to be on procfs
-/// first: a container whose /proc is a plain directory of the image must not
-/// turn the write into a no-op (CVE-2019-16884).
+/// init; runc writes the thread's too), through procfs.rs: a container
+/// whose /proc is a plain directory of the image must not turn the write
+/// into a no-op (CVE-2019-16884), nor a bind mount over the attribute turn
+/// it into a write of another file (CVE-2025-52881).
 fn write_attr(attr: &str, value: &str) -> Result<(), LsmError> {
-    let path = format!("/proc/thread-self/attr/{attr}");
-    let fd = nix::fcntl::open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW, Mode::empty())
-        .map_err(lsm_error(format!("open {path}")))?;
-    let fs = fstatfs(fd.as_fd()).map_err(lsm_error(format!("statfs {path}")))?;
-    if fs.filesystem_type() != PROC_SUPER_MAGIC {
-        return Err(LsmError {
-            what: format!("{path} is not on procfs"),
-            source: Errno::EXDEV,
-        });
-    }
-    // One write: the kernel takes the whole attribute from a single call.
     // (An empty value is still written: it clears the attribute.)
-    let written = nix::unistd::write(&fd, value.as_bytes()).map_err(lsm_error(format!("write {value:?} to {path}")))?;
-    if written != value.len() {
-        return Err(LsmError {
-            what: format!("short write of {value:?} to {path}"),
-            source: Errno::EIO,
-        });
-    }
-    Ok(())
+    crate::procfs::write(&format!("thread-self/attr/{attr}"), value.as_bytes()).map_err(|source| LsmError::Attr {
+        attr: attr.to_string(),
+        value: value.to_string(),
+        source,
+    })
 }
 
 /// The labels the container's execve takes on.
@@ -241,7 +229,7 @@ impl ExecLabels {
 /// does. A kernel without the attribute has nothing to label.
 pub fn set_keyring_label(label: Option<&str>) -> Result<(), LsmError> {
     match write_attr("keycreate", label.unwrap_or("")) {
-        Err(LsmError { source: Errno::ENOENT, .. }) => Ok(()),
+        Err(LsmError::Attr { source, .. }) if source.errno() == Some(Errno::ENOENT) => Ok(()),
         other => other,
     }
 }
@@ -251,7 +239,7 @@ pub fn set_keyring_label(label: Option<&str>) -> Result<(), LsmError> {
 /// after mounting mqueue). `path` may be a /proc/self/fd/N link: it is
 /// followed.
 pub fn set_file_label(path: &Path, label: &str) -> Result<(), LsmError> {
-    let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| LsmError {
+    let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| LsmError::Sys {
         what: format!("{}: NUL in path", path.display()),
         source: Errno::EINVAL,
     })?;

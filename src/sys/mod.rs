@@ -5,6 +5,7 @@
 //! nix call.
 
 pub mod bpf;
+pub mod exe_view;
 pub mod tuning;
 pub mod mount_api;
 pub mod child;
