@@ -15,31 +15,6 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-/// Decodes the quoted `msg="…"` of a logrus text line (Rust debug escapes).
-fn unquote_msg(line: &str) -> Option<String> {
-    let start = line.find(" msg=\"")? + " msg=\"".len();
-    let mut out = String::new();
-    let mut chars = line[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(out),
-            '\\' => match chars.next()? {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                'r' => out.push('\r'),
-                '0' => out.push('\0'),
-                'u' => {
-                    let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
-                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
-                }
-                other => out.push(other),
-            },
-            c => out.push(c),
-        }
-    }
-    None
-}
-
 /// Asserts that husk failed with exactly one non-empty stderr line, an error,
 /// whose message contains every one of `expected`; returns the message.
 #[track_caller]

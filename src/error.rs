@@ -40,6 +40,8 @@ pub enum Error {
     Rootfs(#[from] crate::rootfs::RootfsError),
     #[error(transparent)]
     IntelRdt(#[from] crate::intel_rdt::IntelRdtError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     /// Any failure of `exec` before the process runs: runc exits 255 for
     /// those, so that a caller tells them from the process's own codes.
     #[error("exec failed: {0}")]

@@ -2,6 +2,7 @@
 
 mod activation;
 mod cgroups;
+mod checkpoint;
 mod cli;
 mod config_error;
 mod container;

@@ -307,6 +307,31 @@ pub fn processes_rooted_in(dir: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// Decodes the quoted `msg="…"` of a logrus text line (Rust debug escapes).
+pub fn unquote_msg(line: &str) -> Option<String> {
+    let start = line.find(" msg=\"")? + " msg=\"".len();
+    let mut out = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                '0' => out.push('\0'),
+                'u' => {
+                    let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+    None
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

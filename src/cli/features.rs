@@ -54,7 +54,10 @@ pub fn features() -> Value {
             "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
-            "io.github.husk.version": env!("CARGO_PKG_VERSION")
+            "io.github.husk.version": env!("CARGO_PKG_VERSION"),
+            // runc's key: engines read it to offer checkpoint/restore
+            // (the criu binary itself is found when they are used).
+            "org.opencontainers.runc.checkpoint.enabled": "true"
         }
     })
 }

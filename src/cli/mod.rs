@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod checkpoint;
 mod exec;
 mod features;
 mod resources;
@@ -58,8 +59,8 @@ pub struct Cli {
     /// Rootless mode: true, false or auto (before the command, as in runc).
     #[arg(long, value_parser = ["true", "false", "auto"])]
     pub rootless: Option<String>,
-    /// Path to criu (accepted for runc compatibility).
-    #[arg(long, global = true, hide = true)]
+    /// The criu binary for checkpoint and restore (default: criu on PATH).
+    #[arg(long, global = true)]
     pub criu: Option<PathBuf>,
     /// Print the version.
     #[arg(short = 'v', long)]
@@ -167,6 +168,10 @@ pub enum Command {
     Exec(Box<exec::ExecArgs>),
     /// Change the resource limits of a running container.
     Update(Box<resources::UpdateArgs>),
+    /// Checkpoint a running container with CRIU.
+    Checkpoint(Box<checkpoint::CheckpointArgs>),
+    /// Restore a container from a checkpoint.
+    Restore(Box<checkpoint::RestoreArgs>),
     /// Print the features this husk supports, as JSON.
     Features,
     /// Write a default config.json.
@@ -195,6 +200,8 @@ impl Command {
             Command::Events { id, .. } => ("events", Some(id)),
             Command::Exec(args) => ("exec", Some(&args.id)),
             Command::Update(args) => ("update", Some(&args.id)),
+            Command::Checkpoint(args) => ("checkpoint", Some(&args.id)),
+            Command::Restore(args) => ("restore", Some(&args.id)),
             Command::Features => ("features", None),
             Command::Spec { .. } => ("spec", None),
         }
@@ -228,7 +235,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let mut warn = |message: &str| logging::warn(message);
     // The verbs that put husk's binary inside a container run it from a
     // read-only view first (CVE-2019-5736; see security/exe.rs).
-    if matches!(command, Command::Create(_) | Command::Run { .. } | Command::Exec(_)) {
+    if matches!(command, Command::Create(_) | Command::Run { .. } | Command::Exec(_) | Command::Restore(_)) {
         crate::security::exe::ensure_read_only_binary(caller(), &mut warn)?;
     }
     // After that check, which may run husk again from the read-only view.
@@ -274,6 +281,26 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Ps { format, id, ps_args } => resources::ps(&store, &id, &format, &ps_args).map(|()| 0),
         Command::Events { stats, interval, id } => resources::events(&store, &id, stats, interval).map(|()| 0),
         Command::Update(args) => resources::update(&store, &args, &mut warn).map(|()| 0),
+        Command::Checkpoint(args) => {
+            crate::checkpoint::dump::checkpoint(&store, &args.id, &args.options(cli.criu.as_deref()), &mut warn).map(|()| 0)
+        }
+        Command::Restore(args) => {
+            let create = CreateArgs {
+                bundle: args.bundle.clone(),
+                console_socket: args.console_socket.clone(),
+                pid_file: args.pid_file.clone(),
+                no_pivot: args.no_pivot,
+                no_new_keyring: false,
+                preserve_fds: 0,
+                pidfd_socket: None,
+                id: args.id.clone(),
+            };
+            let mut opts = create_options(&create, args.detach, cli.systemd_cgroup, rootless(), caller());
+            opts.restore = Some(args.options(cli.criu.as_deref()));
+            // As runc: without --detach, restore waits for the container,
+            // exits with its status and deletes it.
+            run_container(&store, &opts, false, &mut warn)
+        }
         Command::Exec(args) => {
             let exec = || container::exec::exec(&store, &args.options(&store)?);
             exec().map_err(|e| Error::ExecFailed(Box::new(e)))
@@ -300,6 +327,7 @@ fn create_options(args: &CreateArgs, detached: bool, systemd_cgroup: bool, rootl
         systemd_cgroup,
         rootless,
         caller: caller.clone(),
+        restore: None,
     }
 }
 
@@ -312,7 +340,10 @@ fn run_container(store: &Store, opts: &CreateOptions, keep: bool, warn: &mut dyn
         nix::sys::prctl::set_child_subreaper(true).map_err(container::LifecycleError::Subreaper)?;
     }
     let created = container::create::create(store, opts, warn)?;
-    if let Err(e) = container::start(store, &opts.id, warn) {
+    // A restored container runs already.
+    if opts.restore.is_none()
+        && let Err(e) = container::start(store, &opts.id, warn)
+    {
         let _ = container::delete(store, &opts.id, true, warn);
         return Err(e);
     }

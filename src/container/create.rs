@@ -16,6 +16,7 @@ use nix::sys::stat::Mode;
 use super::write_pid_file;
 use crate::activation::{self, NotifySocket};
 use crate::cgroups::{self, Cgroup, CgroupPaths, Scope, SystemdUnit};
+use crate::checkpoint::restore::{self, RestoreOptions};
 use crate::config_error::ConfigError;
 use crate::error::{Error, Result};
 use crate::hooks;
@@ -62,6 +63,9 @@ pub struct CreateOptions {
     pub rootless: bool,
     /// Who husk runs as: how the id maps are written.
     pub caller: Caller,
+    /// `restore`: CRIU brings the container's processes back from its
+    /// images instead of an init being launched.
+    pub restore: Option<RestoreOptions>,
 }
 
 /// A created container, waiting for `start`.
@@ -91,6 +95,9 @@ pub fn create(store: &Store, opts: &CreateOptions, warn: &mut dyn FnMut(&str)) -
     let mut plan = Plan::new(&loaded, &bundle, opts)?;
     phase("spec loaded");
     let reservation = store.reserve(&opts.id)?;
+    if let Some(restore) = &opts.restore {
+        restore::check(restore, &opts.id)?;
+    }
     // Once the id is ours (a duplicate id is refused first): a cgroup
     // that already has processes is shared, as runc 1.1 allows with this
     // warning (a systemd unit is always new: Scope refuses one in use).
@@ -294,6 +301,28 @@ fn set_up(
         container.cgroup = None;
     }
     phase("cgroup ready");
+    if let Some(options) = &opts.restore {
+        let mut children = Children::default();
+        let ctx = restore::Context {
+            options,
+            spec,
+            container: &container,
+            state_dir: &reservation.dir,
+            cgroup: cgroup.as_ref().map(|c| c.get()),
+            cgroup_paths: cgroup_paths.as_ref(),
+            console: plan.console.as_ref(),
+        };
+        let restored = restore::launch(&ctx, &mut children, &mut |m| logging::warn(m))?;
+        phase("restored");
+        let rdt = record(store, opts, plan.intel_rdt.as_ref(), &mut container, restored.pid)?;
+        children.release();
+        if let Some(cgroup) = cgroup {
+            cgroup.release();
+        }
+        rdt.release();
+        reservation.keep();
+        return Ok(Created { container, console: restored.console });
+    }
     let fifo = make_exec_fifo(&reservation.dir)?;
     let (mut parent_end, init_end) = launch::pair(&plan.script)?;
     let cgroup_entry = cgroup.as_ref().filter(|_| plan.enters_cgroup_itself()).map(|c| c.get().entry());
@@ -337,18 +366,7 @@ fn set_up(
     let launched = parent::converse(&mut parent_end, &part, first, born_in_cgroup, &mut children)?;
     phase("init ready");
 
-    // Before the init runs anything: its children inherit the groups.
-    let rdt = RdtGuard { state: plan.intel_rdt.as_ref().map(|p| intel_rdt::apply(p, launched.pid.as_raw())).transpose()? };
-    container.intel_rdt = rdt.state.clone();
-    container.pid = launched.pid.as_raw();
-    container.pid_start = state::start_time(container.pid).ok_or(super::LifecycleError::InitExitedDuringCreate)?;
-    store.save(&container)?;
-    if let Some(socket) = &opts.pidfd_socket {
-        pidfd::send(socket, launched.pid, pidfd::ProcessKind::Init).map_err(launch::LaunchError::from)?;
-    }
-    if let Some(pid_file) = &opts.pid_file {
-        write_pid_file(pid_file, launched.pid)?;
-    }
+    let rdt = record(store, opts, plan.intel_rdt.as_ref(), &mut container, launched.pid)?;
     parent::commit(&mut parent_end)?;
     children.release();
     if let Some(cgroup) = cgroup {
@@ -358,6 +376,25 @@ fn set_up(
     reservation.keep();
     phase("recorded");
     Ok(Created { container, console: launched.console })
+}
+
+/// Records the container's init (launched or restored): its resctrl
+/// groups, its pid in the state, the pidfd and pid file. Returns the
+/// resctrl guard, which the caller releases once all is done.
+fn record(store: &Store, opts: &CreateOptions, rdt: Option<&intel_rdt::RdtPlan>, container: &mut Container, pid: nix::unistd::Pid) -> Result<RdtGuard> {
+    // Before the init runs anything: its children inherit the groups.
+    let rdt = RdtGuard { state: rdt.map(|p| intel_rdt::apply(p, pid.as_raw())).transpose()? };
+    container.intel_rdt = rdt.state.clone();
+    container.pid = pid.as_raw();
+    container.pid_start = state::start_time(container.pid).ok_or(super::LifecycleError::InitExitedDuringCreate)?;
+    store.save(container)?;
+    if let Some(socket) = &opts.pidfd_socket {
+        pidfd::send(socket, pid, pidfd::ProcessKind::Init).map_err(launch::LaunchError::from)?;
+    }
+    if let Some(pid_file) = &opts.pid_file {
+        write_pid_file(pid_file, pid)?;
+    }
+    Ok(rdt)
 }
 
 /// Makes the container's cgroup. Rootless, a cgroup husk may not make is

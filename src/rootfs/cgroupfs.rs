@@ -79,6 +79,22 @@ fn plan(host: &HostFacts, container: Option<&CgroupPaths>, cgroup_ns: bool) -> C
     CgroupMountPlan::V1(mounts)
 }
 
+/// The v1 hierarchies a `cgroup` entry at `destination` binds from the
+/// host (none on a v2 host or with a cgroup namespace), as (where in the
+/// container, the host's directory): external mounts to CRIU.
+pub fn bound_hierarchies(host: &HostFacts, container: Option<&CgroupPaths>, cgroup_ns: bool, destination: &Path) -> Vec<(PathBuf, PathBuf)> {
+    match plan(host, container, cgroup_ns) {
+        CgroupMountPlan::Cgroup2 => Vec::new(),
+        CgroupMountPlan::V1(mounts) => mounts
+            .into_iter()
+            .filter_map(|m| match m.source {
+                HierarchySource::Bind(source) => Some((destination.join(&m.name), source)),
+                HierarchySource::Fresh { .. } => None,
+            })
+            .collect(),
+    }
+}
+
 pub fn mount_cgroup(ctx: &MountContext<'_>, entry: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
     let destination = entry.destination();
     match plan(ctx.host, ctx.cgroup, ctx.cgroup_ns) {

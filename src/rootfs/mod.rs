@@ -22,7 +22,9 @@ use oci_spec::runtime::Spec;
 use crate::cgroups::CgroupPaths;
 use crate::host::HostFacts;
 
-pub use devices::bind_console;
+pub use cgroupfs::bound_hierarchies;
+pub use devices::{bind_console, device_list};
+pub use resolve::{Leaf, create_in_root};
 pub use idmap::IdmappedMounts;
 use mounts::{MountContext, mount_entry, remount};
 use resolve::{fd_path, open_in_root};

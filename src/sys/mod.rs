@@ -7,6 +7,7 @@
 pub mod bpf;
 pub mod tuning;
 pub mod mount_api;
+pub mod child;
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
