@@ -34,7 +34,7 @@ const CRIU_CHECKS: &[&str] =
 
 /// checkpoint.sh's scenarios and their checks, for every runtime.
 const SCENARIOS: &[(&str, &[&str])] = &[
-    ("counter", &["run", "checkpoint", "gone", "restore", "state", "cgroup", "continues", "same-pids", "nothing-left"]),
+    ("counter", &["run", "session-leader", "checkpoint", "gone", "restore", "state", "cgroup", "continues", "same-pids", "nothing-left"]),
     ("leave", &["checkpoint", "still-running", "restore-other-id", "both-running", "nothing-left"]),
     ("predump", &["pre-dump", "dump-with-parent", "restore", "nothing-left"]),
     ("terminal", &["run", "before", "checkpoint", "restore", "after", "nothing-left"]),
@@ -42,7 +42,7 @@ const SCENARIOS: &[(&str, &[&str])] = &[
 ];
 /// The differential, for every runtime but runc: the checks of the
 /// comparison, and `runc-side.diff.nothing-left` for runc's container.
-const DIFF_CHECKS: &[&str] = &["restored", "mounts-kept", "mounts", "state", "nothing-left"];
+const DIFF_CHECKS: &[&str] = &["restored", "mounts-change", "mounts", "state", "nothing-left"];
 
 /// The engines' checkpoint scenarios (engines.sh with `checkpoint` in
 /// /payload/engines-scenarios), per engine and runtime.
