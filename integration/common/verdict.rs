@@ -1,5 +1,7 @@
-// The verdict on integration/cgroup-scenarios.sh's output, shared by the
-// host test (cgroups.rs) and the cgroup v2 VM test (cgroups_v2_vm.rs).
+// The verdict on the `RESULT name PASS|FAIL reason` lines of a scenario
+// script's output (integration/cgroup-scenarios.sh, the VM payloads, the
+// engines' scripts), and the table of scenario × runtime that the engine
+// and checkpoint tests print.
 
 // Each test takes what it needs of it.
 #![allow(dead_code)]

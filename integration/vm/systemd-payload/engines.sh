@@ -386,6 +386,13 @@ COUNTER='t=$RANDOM$RANDOM; i=0; while :; do i=$((i + 1)); echo "$t $i" >/tmp/n; 
 # counter_value NAME: the token and count in its /tmp/n (through the host's
 # view of its root).
 counter_value() { cat "/proc/$(verb pid "$1")/root/tmp/n" 2>/dev/null; }
+# counter_at_least NAME COUNT: whether NAME's count reached COUNT (its pid
+# looked up each time: ctr may not list the task yet).
+counter_at_least() {
+    local value
+    value=$(counter_value "$1")
+    [ -n "$value" ] && [ "${value#* }" -ge "$2" ]
+}
 # counter_after NAME "TOKEN COUNT": waits for NAME's count to pass COUNT;
 # prints what it read.
 counter_after() {
@@ -403,7 +410,7 @@ checkpoint_scenarios() {
     verb run_d "$c" - "$COUNTER"
     made+=("$c")
     [ $rc = 0 ] && ids+=("$ID")
-    wait_for 20 sh -c "[ \"\$(cut -d' ' -f2 /proc/$(verb pid "$c")/root/tmp/n 2>/dev/null)\" -ge 3 ]"
+    wait_for 20 counter_at_least "$c" 3
     before=$(counter_value "$c")
     verb checkpoint "$c"
     check "$n.checkpoint" "run -d, then the count '$before'; checkpoint: rc=$rc $(oneline "$out")" \
