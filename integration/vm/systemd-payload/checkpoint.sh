@@ -26,7 +26,8 @@
 #               container against runc's for the same bundle
 #
 # Each scenario ends with `nothing-left`: no state directory, cgroup,
-# process or mount of it.
+# process or mount of it. /payload/checkpoint-scenarios (one line of
+# names) runs some of them only, for a boot by hand (systemd-boot.sh).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . /payload/lib.sh
 set -u
