@@ -15,7 +15,7 @@
 
 #[path = "common/verdict.rs"]
 mod verdict;
-use verdict::verdict;
+use verdict::{cell, format_table, results, verdict};
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -80,17 +80,7 @@ fn run_script(engine: &str, (name, runtime): (&str, &str), work: &Path, expected
     if !errors.is_empty() {
         output.push_str(&format!("stderr of {engine}.sh:\n{errors}"));
     }
-    let mut results = BTreeMap::new();
-    for line in output.lines() {
-        let Some(rest) = line.strip_prefix("RESULT ") else { continue };
-        let mut words = rest.splitn(3, ' ');
-        let name = words.next().unwrap_or("").to_string();
-        let result = match words.next() {
-            Some("PASS") => Ok(()),
-            _ => Err(words.next().unwrap_or("").to_string()),
-        };
-        results.insert(name, result);
-    }
+    let results = results(&output);
     let mut problems = verdict(&output, expected);
     if !status.success() {
         let exited = format!("{engine}.sh exited with {status}");
@@ -120,24 +110,8 @@ fn run_engine(engine: &str, tool: &str, scenarios: &[&str]) {
         runs.push((name, run));
     }
 
-    let width = expected.iter().map(String::len).max().unwrap_or(0).max(8);
-    let mut table = format!("{:width$}", "scenario");
-    for (name, _) in &runs {
-        table.push_str(&format!("  {name:6}"));
-    }
-    table.push('\n');
-    for scenario in &expected {
-        table.push_str(&format!("{scenario:width$}"));
-        for (_, run) in &runs {
-            let cell = match run.results.get(scenario) {
-                Some(Ok(())) => "PASS",
-                Some(Err(_)) => "FAIL",
-                None => "-",
-            };
-            table.push_str(&format!("  {cell:6}"));
-        }
-        table.push('\n');
-    }
+    let columns: Vec<&str> = runs.iter().map(|(name, _)| *name).collect();
+    let table = format_table(&expected, &columns, |scenario, column| cell(runs[column].1.results.get(scenario)));
     let mut failures = String::new();
     for (name, run) in &runs {
         if let Err(problems) = &run.problems {

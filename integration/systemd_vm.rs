@@ -34,9 +34,10 @@
 #[path = "common/verdict.rs"]
 mod verdict;
 use verdict::verdict;
+#[path = "common/vm.rs"]
+mod vm;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const HOST_CHECKS: &[&str] = &[
@@ -220,111 +221,47 @@ fn mode_checks(mode: &str) -> &'static [&'static str] {
     }
 }
 
-/// A static build in target/static (as build-and-boot.sh builds its static
-/// husk) so that the test's own build is not invalidated and cargo's lock
-/// on it is not needed: `what` is `--bin husk` or `--example systemd-client`.
-fn build_static(repo: &Path, what: &[&str], output: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = if std::env::var_os("HUSK_CARGO_LOCKED").is_some() {
-        Command::new(&cargo)
-    } else {
-        let mut flock = Command::new("flock");
-        flock.arg("/tmp/husk-cargo.lock").arg(&cargo);
-        flock
-    };
-    let status = build
-        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
-        .args(what)
-        .env("CARGO_TARGET_DIR", repo.join("target/static"))
-        // The flags of build-and-boot.sh's static build, so that the two VM
-        // tests share target/static instead of rebuilding it in turn.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .current_dir(repo)
-        .stdin(Stdio::null())
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building {what:?} failed");
-    let binary = repo.join("target/static/x86_64-unknown-linux-gnu/release").join(output);
-    let ldd = Command::new("ldd").arg(&binary).output().expect("run ldd");
-    assert!(!String::from_utf8_lossy(&ldd.stdout).contains("=>"), "{} is dynamically linked", binary.display());
-    binary
-}
-
-/// The engines' busybox image as one tarball that `ctr images import`,
-/// `podman load` and `docker load` all take (as integration/engines/ builds
-/// it): no registry is reachable from the VM.
-fn make_image(repo: &Path, tarball: &Path) {
-    let rootfs = tarball.with_extension("rootfs");
-    let _ = std::fs::remove_dir_all(&rootfs);
-    let status = Command::new("sh").arg(repo.join("oci-bundles/rootfs-busybox.sh")).arg(&rootfs).status();
-    assert!(status.expect("run rootfs-busybox.sh").success(), "building the busybox root failed");
-    let status = Command::new("python3")
-        .arg(repo.join("integration/engines/image.py"))
-        .args([&rootfs, tarball])
-        .arg("docker.io/library/busybox:latest")
-        .status();
-    assert!(status.expect("run image.py").success(), "building the busybox image failed");
-    std::fs::remove_dir_all(&rootfs).unwrap();
-}
-
 /// The payload disk's tree: the scenarios, the static husk and the client,
 /// the engines' image and the runtimes they drive.
-fn make_payload(repo: &Path, husk: &Path, client: &Path, runtimes: &[String], dir: &Path) {
-    let source = repo.join("integration/vm/systemd-payload");
-    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
-    std::fs::create_dir_all(dir.join("bin")).unwrap();
-    for (from, to) in [
-        ("run.sh", "run.sh"),
-        ("lib.sh", "lib.sh"),
-        ("host.sh", "scenarios/10-host.sh"),
-        ("client.sh", "scenarios/20-client.sh"),
-        ("husk.sh", "scenarios/30-husk.sh"),
-        ("engines.sh", "scenarios/40-engines.sh"),
-        ("rootless.sh", "scenarios/50-rootless.sh"),
-    ] {
-        std::fs::copy(source.join(from), dir.join(to)).unwrap();
-    }
+fn make_payload(repo: &Path, work: &Path, husk: &Path, client: &Path, runtimes: &[String]) -> PathBuf {
+    let dir = vm::make_payload(
+        repo,
+        work,
+        husk,
+        &[
+            ("host.sh", "scenarios/10-host.sh"),
+            ("client.sh", "scenarios/20-client.sh"),
+            ("husk.sh", "scenarios/30-husk.sh"),
+            ("engines.sh", "scenarios/40-engines.sh"),
+            ("rootless.sh", "scenarios/50-rootless.sh"),
+        ],
+    );
     std::fs::copy(client, dir.join("bin/systemd-client")).unwrap();
-    std::fs::copy(husk, dir.join("bin/husk")).unwrap();
-    make_image(repo, &dir.join("busybox-image.tar"));
+    vm::make_image(repo, &dir.join("busybox-image.tar"));
     std::fs::write(dir.join("engines-runtimes"), runtimes.join(" ") + "\n").unwrap();
     let lists: String = ["v2", "hybrid"].iter().map(|mode| format!("{mode} {}\n", engines(mode).join(" "))).collect();
     std::fs::write(dir.join("engines-list"), lists).unwrap();
     if std::env::var_os("HUSK_VM_ENGINE_TRACE").is_some() {
         std::fs::write(dir.join("engines-trace"), "").unwrap();
     }
+    dir
 }
 
 #[test]
 fn a_booted_systemd_host_in_both_cgroup_layouts() {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let repo = vm::repo();
     let started = Instant::now();
-    let husk = build_static(&repo, &["--bin", "husk"], "husk");
-    let client = build_static(&repo, &["--example", "systemd-client"], "examples/systemd-client");
+    let husk = vm::build_static(&repo, &["--bin", "husk"], "husk");
+    let client = vm::build_static(&repo, &["--example", "systemd-client"], "examples/systemd-client");
     let work = repo.join("target/systemd-vm");
-    let payload = work.join(format!("payload-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&payload);
+    std::fs::create_dir_all(&work).unwrap();
     let runtimes = engine_runtimes();
-    make_payload(&repo, &husk, &client, &runtimes, &payload);
+    let payload = make_payload(&repo, &work, &husk, &client, &runtimes);
 
     let mut failures = Vec::new();
     let modes = std::env::var("HUSK_VM_MODES").unwrap_or_else(|_| "v2 hybrid".into());
     for mode in modes.split_whitespace() {
-        let log = work.join(format!("test-{mode}.log"));
-        let boot_started = Instant::now();
-        let output = Command::new("bash")
-            .arg(repo.join("integration/vm/systemd-boot.sh"))
-            .args([mode, payload.to_str().unwrap(), work.join(format!("serial-{mode}.log")).to_str().unwrap()])
-            .current_dir(&repo)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run integration/vm/systemd-boot.sh");
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stderr), String::from_utf8_lossy(&output.stdout));
-        std::fs::write(&log, &text).unwrap();
-        // Shown by the harness when the test fails: the image build's and
-        // the boot's lines, and the VM's serial console.
-        println!("===== {mode} =====\n{text}\nsystemd-boot.sh {mode}: {} after {:.0?}", output.status, boot_started.elapsed());
+        let boot = vm::boot(&repo, mode, &payload, &work);
         let expected: Vec<String> = HOST_CHECKS
             .iter()
             .chain(CLIENT_CHECKS)
@@ -333,10 +270,10 @@ fn a_booted_systemd_host_in_both_cgroup_layouts() {
             .map(|c| c.to_string())
             .chain(engine_checks(mode, &runtimes))
             .collect();
-        if let Err(problems) = verdict(&text, &expected) {
+        if let Err(problems) = verdict(&boot.text, &expected) {
             failures.push(format!("{mode}:\n{problems}"));
-        } else if !output.status.success() {
-            failures.push(format!("{mode}: systemd-boot.sh exited with {}", output.status));
+        } else if !boot.status.success() {
+            failures.push(format!("{mode}: systemd-boot.sh exited with {}", boot.status));
         }
     }
     let _ = std::fs::remove_dir_all(&payload);

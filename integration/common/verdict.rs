@@ -1,5 +1,10 @@
-// The verdict on integration/cgroup-scenarios.sh's output, shared by the
-// host test (cgroups.rs) and the cgroup v2 VM test (cgroups_v2_vm.rs).
+// The verdict on the `RESULT name PASS|FAIL reason` lines of a scenario
+// script's output (integration/cgroup-scenarios.sh, the VM payloads, the
+// engines' scripts), and the table of scenario × runtime that the engine
+// and checkpoint tests print.
+
+// Each test takes what it needs of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
@@ -37,4 +42,49 @@ pub fn verdict(output: &str, expected: &[String]) -> Result<(), String> {
         problems.push("no SCENARIOS DONE: the scenarios did not finish".into());
     }
     if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+}
+
+/// Every `RESULT name PASS|FAIL reason` line of the output: PASS as Ok, a
+/// FAIL (or a malformed line) as its reason; a later line of a name wins.
+pub fn results(output: &str) -> BTreeMap<String, Result<(), String>> {
+    let mut results = BTreeMap::new();
+    for line in output.lines().map(|l| l.trim_end_matches('\r')) {
+        let Some(rest) = line.strip_prefix("RESULT ") else { continue };
+        let mut words = rest.splitn(3, ' ');
+        let name = words.next().unwrap_or("").to_string();
+        let result = match words.next() {
+            Some("PASS") => Ok(()),
+            _ => Err(words.next().unwrap_or("").to_string()),
+        };
+        results.insert(name, result);
+    }
+    results
+}
+
+/// A table of `rows` × `columns`, each cell PASS, FAIL or `-` (no result)
+/// as `cell(row, column index)` says, or empty.
+pub fn format_table(rows: &[String], columns: &[&str], cell: impl Fn(&str, usize) -> &'static str) -> String {
+    let width = rows.iter().map(String::len).max().unwrap_or(0).max(8);
+    let mut table = format!("{:width$}", "scenario");
+    for name in columns {
+        table.push_str(&format!("  {name:6}"));
+    }
+    table.push('\n');
+    for row in rows {
+        table.push_str(&format!("{row:width$}"));
+        for column in 0..columns.len() {
+            table.push_str(&format!("  {:6}", cell(row, column)));
+        }
+        table.push('\n');
+    }
+    table
+}
+
+/// The cell of one result: PASS, FAIL or `-` when there is none.
+pub fn cell(result: Option<&Result<(), String>>) -> &'static str {
+    match result {
+        Some(Ok(())) => "PASS",
+        Some(Err(_)) => "FAIL",
+        None => "-",
+    }
 }

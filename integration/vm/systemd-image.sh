@@ -7,7 +7,7 @@
 # That directory holds
 #   rootfs.img   ext4 (made by mke2fs -d: no loop mount), the root file system:
 #                systemd, dbus, udev, runc (the oracle), containerd, podman,
-#                docker.io, iptables, busybox-static, procps, jq
+#                docker.io, iptables, criu, busybox-static, procps, jq
 #   vmlinuz      Debian's kernel (linux-image-amd64) from that root
 #   initrd.gz    a small busybox initramfs that loads the modules the kernel
 #                lacks to reach the root (virtio_blk, ext4: Debian builds them
@@ -53,10 +53,13 @@ fi
 
 # systemd and what systemd-run, busctl and the engines need (dbus-user-session:
 # the user bus that rootless.sh reaches the user's systemd instance over); Debian's runc is
-# the oracle; busybox-static makes the containers' root file systems.
+# the oracle; busybox-static makes the containers' root file systems. criu
+# (3.17.1, built for this 6.1 kernel; it fails `criu check` on newer hosts)
+# is what runc, husk, containerd and podman checkpoint and restore with
+# (integration/checkpoint_vm.rs); its network lock uses iptables.
 packages=(
     systemd systemd-sysv dbus udev kmod linux-image-amd64
-    runc containerd podman conmon docker.io iptables
+    runc containerd podman conmon docker.io iptables criu
     busybox-static procps jq iproute2 dbus-user-session
 )
 mirror=http://deb.debian.org/debian
