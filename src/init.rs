@@ -335,6 +335,7 @@ fn run(args: &mut InitArgs<'_>) -> Result<Infallible, Failure> {
     // After the pivot (the container's /dev/ptmx), before finalize (which
     // may make /dev read-only), as in runc.
     set_up_terminal(process, &mut args.channel, true)?;
+    rootfs::reopen_null_stdio().step("reopen /dev/null for stdio")?;
     write_sysctls(spec)?;
     rootfs::finalize(spec).step("finalize rootfs")?;
     args.namespaces.close();

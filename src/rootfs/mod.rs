@@ -239,6 +239,40 @@ fn make_readonly(root: &OwnedFd, path: &Path) -> Result<(), RootfsError> {
     remount(&mounted, path, MsFlags::MS_RDONLY | MsFlags::MS_REC)
 }
 
+/// Stdio that is a null device (the host's /dev/null an engine handed in)
+/// becomes the container's own /dev/null, as runc's reOpenDevNull does:
+/// the container has no business holding a file of the host's mounts, and
+/// CRIU cannot dump one ("Can't lookup mount=N for fd=0 path=/dev/null").
+/// Without a real null device in the container nothing is reopened.
+pub fn reopen_null_stdio() -> Result<(), RootfsError> {
+    type DupOnto = fn(&OwnedFd) -> nix::Result<()>;
+    let path = Path::new("/dev/null");
+    let root = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RootfsError::sys("open", Path::new("/"), e))?;
+    let Ok(null) = open_in_root(root.as_fd(), path, OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NOCTTY) else {
+        return Ok(());
+    };
+    let null_st = fstat(&null).map_err(|e| RootfsError::sys("stat", path, e))?;
+    if file_kind(&null_st) != SFlag::S_IFCHR || null_st.st_rdev != makedev(1, 3) {
+        return Ok(());
+    }
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let stdio: [(std::os::fd::BorrowedFd<'_>, DupOnto); 3] = [
+        (stdin.as_fd(), |null| nix::unistd::dup2_stdin(null)),
+        (stdout.as_fd(), |null| nix::unistd::dup2_stdout(null)),
+        (stderr.as_fd(), |null| nix::unistd::dup2_stderr(null)),
+    ];
+    for (fd, dup_onto) in stdio {
+        // A closed stdio fd is EBADF: nothing to reopen.
+        let Ok(st) = fstat(fd) else { continue };
+        let same_inode = st.st_dev == null_st.st_dev && st.st_ino == null_st.st_ino;
+        if file_kind(&st) == SFlag::S_IFCHR && st.st_rdev == null_st.st_rdev && !same_inode {
+            dup_onto(&null).map_err(|e| RootfsError::sys("dup over stdio", path, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The container's /dev/null, checked to be the real null device: a rootfs
 /// could have put a symlink or another file there to have husk bind it over
 /// the paths it masks (CVE-2025-31133).
