@@ -173,7 +173,9 @@ fn a_failed_restore_leaves_nothing_after_running_its_prestart_hook() {
     b.write();
     let images = fake_images(&b, "images", None);
     let id = b.id("restorefails");
-    let out = husk_with_criu(&b, &fake_criu(), "fail", &["restore", "-d", "--image-path", images.to_str().unwrap(), &id]);
+    // containerd's go-runc says `-no-subreaper`, Go's one-dash way.
+    let restore = ["restore", "--detach", "-no-subreaper", "--image-path", images.to_str().unwrap(), &id];
+    let out = husk_with_criu(&b, &fake_criu(), "fail", &restore);
     let expected = format!("criu failed: type RESTORE errno 2 (fake criu: nothing done); see {}/restore.log", images.display());
     assert_eq!(error_line(&out), expected);
     // The setup-namespaces notification ran the prestart hook, with the

@@ -115,7 +115,6 @@ fn print_table(expected: &[String], runtimes: &[String], output: &str) {
 }
 
 #[test]
-#[ignore = "issue #16: husk's diff, tcp (exec after restore lacks exec.json) and containerd rows still fail; run with -- --ignored"]
 fn checkpoint_and_restore_under_criu() {
     let repo = vm::repo();
     let started = Instant::now();

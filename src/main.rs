@@ -43,10 +43,11 @@ fn main() {
     sys::ensure_stdio_open();
     // Before the command line is parsed: for create, run and exec, husk
     // moves onto a read-only view of its binary (CVE-2019-5736).
-    if cli::puts_husk_in_a_container(&std::env::args_os().collect::<Vec<_>>()) {
+    let args = cli::command_line();
+    if cli::puts_husk_in_a_container(&args) {
         security::exe::ensure_read_only_binary_early();
     }
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(args);
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug);
     match cli::dispatch(cli) {
         Ok(code) => {

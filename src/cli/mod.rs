@@ -3,11 +3,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 mod checkpoint;
 mod exec;
 mod features;
+mod go_flags;
 mod resources;
 
 use crate::config_error::ConfigError;
@@ -298,6 +299,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             exec().map_err(|e| Error::ExecFailed(Box::new(e)))
         }
     }
+}
+
+/// husk's command line, with the long flags Go's way (`-no-subreaper`)
+/// given their second dash (go_flags.rs).
+pub fn command_line() -> Vec<std::ffi::OsString> {
+    go_flags::with_two_dashes(std::env::args_os().collect(), Cli::command)
 }
 
 /// Whether the command line is one of the verbs that run husk from a

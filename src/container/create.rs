@@ -276,6 +276,17 @@ fn tuning(loaded: &spec::Loaded) -> Result<Tuning> {
         .map_err(|(field, problem)| spec::SpecError::Field(ConfigError::new(&loaded.file, field, problem)).into())
 }
 
+/// What `exec` reads of the config, kept beside state.json.
+fn exec_defaults(loaded: &spec::Loaded) -> ExecDefaults {
+    let spec = &loaded.spec;
+    ExecDefaults {
+        process: spec.process().clone().expect("validated: process is present"),
+        seccomp: loaded.seccomp.clone(),
+        personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
+        memory_policy: spec.linux().as_ref().and_then(|l| l.memory_policy().clone()),
+    }
+}
+
 /// Everything of `create` after the container's state was first recorded:
 /// cgroup, init, the launch, and the final record. On error the guards
 /// kill what was started and remove what was made.
@@ -308,6 +319,8 @@ fn set_up(
         };
         let restored = restore::launch(&ctx, &mut children, &mut |m| logging::warn(m))?;
         phase("restored");
+        // `exec` into a restored container reads them as into a created one.
+        store.save_exec_defaults(&opts.id, &exec_defaults(loaded))?;
         let rdt = record(store, opts, plan.intel_rdt.as_ref(), &mut container, restored.pid)?;
         children.release();
         if let Some(cgroup) = cgroup {
@@ -348,12 +361,7 @@ fn set_up(
     // While the init sets itself up on the other CPU: only `exec`, of a
     // started container, reads it, and a failed create removes it with the
     // state directory.
-    store.save_exec_defaults(&opts.id, &ExecDefaults {
-        process: spec.process().clone().expect("validated: process is present"),
-        seccomp: loaded.seccomp.clone(),
-        personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
-        memory_policy: spec.linux().as_ref().and_then(|l| l.memory_policy().clone()),
-    })?;
+    store.save_exec_defaults(&opts.id, &exec_defaults(loaded))?;
     phase("exec defaults saved");
     let state = container.state_with(Status::Creating, 0);
     let part = ParentPart {

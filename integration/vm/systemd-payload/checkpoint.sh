@@ -68,13 +68,17 @@ show_log() {
 
 # bundle NAME JQ-FILTER: $T/$RT/NAME with runc's default config, a
 # read-only busybox root, its cgroup /husk-ck/RT-NAME, then the filter.
+# /tmp's tmpfs names its mode: without one, a tmpfs takes its directory's
+# mode, which runc 1.1.5 sets by a chmod after the mount and runc 1.2 and
+# later (husk with them) by a mode= in the mount data, and mountinfo shows
+# only the latter; an explicit mode makes both runtimes' mountinfo alike.
 bundle() {
     B=$T/$RT/$1
     mkdir -p "$B"
     (cd "$B" && "$RUNC" spec)
     jq --arg root "$T/rootfs" --arg cg "/husk-ck/$RT-$1" \
         '.root = {path: $root, readonly: true} | .process.terminal = false | .linux.cgroupsPath = $cg
-        | .mounts += [{destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev"]}]'" | $2" \
+        | .mounts += [{destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777"]}]'" | $2" \
         "$B/config.json" >"$B/config.new" && mv "$B/config.new" "$B/config.json"
 }
 args() { jq -nc --arg s "$1" '["sh", "-c", $s]'; }
