@@ -566,3 +566,29 @@ fn kill_delete_and_ps_answer_as_the_shim_parses_them() {
         assert!(last_error().contains("container not running"), "{} kill of a stopped container: {}", rt.name, last_error());
     }
 }
+
+/// Go's flag parsing, as runc's command line has it: a long flag with one
+/// dash is the flag (containerd's go-runc passes restore's `-no-subreaper`
+/// so), and a global flag after the verb is refused.
+#[test]
+fn one_dash_long_flags_work_and_globals_come_before_the_verb() {
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.write();
+    for rt in both() {
+        let id = format!("dash-{}", rt.name);
+        let mut cmd = Command::new(rt.bin);
+        cmd.arg("-root").arg(b.dir.join(format!("state-{}", rt.name))).args(["-log-format=json", "run", "-detach", &id]);
+        let out = b.output_of(cmd);
+        assert!(out.status.success(), "{}: -root, -log-format=json, run -detach: {}", rt.name, text(&out.stderr));
+        let running = Running { b: &b, rt, id: id.clone() };
+        let state = running.run(&["state"]);
+        assert!(text(&state.stdout).contains("\"running\""), "{}: {}", rt.name, text(&state.stdout));
+        // `state --root DIR ID`: the global flag after the verb is no flag
+        // of state's.
+        let late = runtime(&b, rt, &["state", "--root", "/nonexistent", &id]);
+        assert!(!late.status.success(), "{}: state --root after the verb: {}", rt.name, text(&late.stdout));
+        let killed = runtime(&b, rt, &["delete", "-force", &id]);
+        assert!(killed.status.success(), "{}: delete -force: {}", rt.name, text(&killed.stderr));
+    }
+    b.assert_clean();
+}
