@@ -13,43 +13,74 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::errno::Errno;
 
-/// One mapping of the binary, from /proc/self/smaps.
+/// One mapping of the binary, from /proc/self/maps.
+#[derive(Debug, PartialEq)]
 struct Mapping {
     start: usize,
     len: usize,
     prot: libc::c_int,
     offset: i64,
-    /// Pages of it were written (relocated, or data): they are copied.
+    /// It lies in a writable segment (data, and RELRO, which was written
+    /// at start-up and made read-only): its pages are copied. The others'
+    /// pages are the file's own, never written.
     written: bool,
 }
 
 /// The binary's mappings: those of the device and inode of /proc/self/exe.
+/// /proc/self/maps, not smaps, whose counts of written pages cost a walk
+/// of every page table; which pages were written follows from the
+/// program headers instead.
 fn mappings() -> nix::Result<Vec<Mapping>> {
     let exe = nix::sys::stat::stat(c"/proc/self/exe")?;
-    let smaps = std::fs::read_to_string("/proc/self/smaps").map_err(|_| Errno::EIO)?;
-    let mut found: Vec<Mapping> = Vec::new();
-    for line in smaps.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if let [range, perms, offset, dev, inode, ..] = fields[..]
-            && range.contains('-')
-        {
-            let (major, minor) = dev.split_once(':').ok_or(Errno::EIO)?;
-            let dev = libc::makedev(u32::from_str_radix(major, 16).map_err(|_| Errno::EIO)?, u32::from_str_radix(minor, 16).map_err(|_| Errno::EIO)?);
-            if inode.parse::<u64>() != Ok(exe.st_ino) || dev != exe.st_dev {
-                continue;
-            }
-            let (start, end) = range.split_once('-').ok_or(Errno::EIO)?;
-            let start = usize::from_str_radix(start, 16).map_err(|_| Errno::EIO)?;
-            let end = usize::from_str_radix(end, 16).map_err(|_| Errno::EIO)?;
-            let bit = |i: usize, c: u8, p: libc::c_int| if perms.as_bytes().get(i) == Some(&c) { p } else { 0 };
-            let prot = bit(0, b'r', libc::PROT_READ) | bit(1, b'w', libc::PROT_WRITE) | bit(2, b'x', libc::PROT_EXEC);
-            let offset = i64::from_str_radix(offset, 16).map_err(|_| Errno::EIO)?;
-            found.push(Mapping { start, len: end - start, prot, offset, written: false });
-        } else if let (["Anonymous:", kib, ..], Some(last)) = (&fields[..], found.last_mut()) {
-            last.written |= *kib != "0";
+    let maps = std::fs::read_to_string("/proc/self/maps").map_err(|_| Errno::EIO)?;
+    parse_maps(&maps, exe.st_dev, exe.st_ino, &writable_segments()?).ok_or(Errno::EIO)
+}
+
+/// The lines of `maps` of file `dev`/`ino`; None if a line is malformed.
+fn parse_maps(maps: &str, dev: u64, ino: u64, writable: &[(usize, usize)]) -> Option<Vec<Mapping>> {
+    let mut found = Vec::new();
+    for line in maps.lines() {
+        let mut fields = line.split_ascii_whitespace();
+        let (range, perms, offset, device, inode) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+        let (major, minor) = device.split_once(':')?;
+        let device = libc::makedev(u32::from_str_radix(major, 16).ok()?, u32::from_str_radix(minor, 16).ok()?);
+        if inode.parse::<u64>().ok()? != ino || device != dev {
+            continue;
         }
+        let (start, end) = range.split_once('-')?;
+        let start = usize::from_str_radix(start, 16).ok()?;
+        let end = usize::from_str_radix(end, 16).ok()?;
+        let bit = |i: usize, c: u8, p: libc::c_int| if perms.as_bytes().get(i) == Some(&c) { p } else { 0 };
+        let prot = bit(0, b'r', libc::PROT_READ) | bit(1, b'w', libc::PROT_WRITE) | bit(2, b'x', libc::PROT_EXEC);
+        let written = writable.iter().any(|&(from, to)| start < to && from < end);
+        found.push(Mapping { start, len: end - start, prot, offset: i64::from_str_radix(offset, 16).ok()?, written });
     }
-    Ok(found)
+    Some(found)
+}
+
+/// The address ranges of the binary's writable segments (PT_LOAD with
+/// PF_W; RELRO lies in one), page-aligned, from its program headers in
+/// memory.
+fn writable_segments() -> nix::Result<Vec<(usize, usize)>> {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    let (phdr, phnum) = unsafe { (libc::getauxval(libc::AT_PHDR) as usize, libc::getauxval(libc::AT_PHNUM) as usize) };
+    if phdr == 0 || phnum == 0 {
+        return Err(Errno::ENOENT);
+    }
+    // SAFETY: the kernel maps the executable's AT_PHNUM program headers
+    // at AT_PHDR (inside its first segment) for the process's life; they
+    // are only read here, and the remap that follows keeps their bytes.
+    let headers = unsafe { std::slice::from_raw_parts(phdr as *const libc::Elf64_Phdr, phnum) };
+    let bias = headers.iter().find(|h| h.p_type == libc::PT_PHDR).map(|h| phdr.wrapping_sub(h.p_vaddr as usize)).ok_or(Errno::ENOENT)?;
+    let page = 4096usize;
+    Ok(headers
+        .iter()
+        .filter(|h| h.p_type == libc::PT_LOAD && h.p_flags & libc::PF_W != 0)
+        .map(|h| {
+            let from = bias.wrapping_add(h.p_vaddr as usize);
+            (from & !(page - 1), (from + h.p_memsz as usize).next_multiple_of(page))
+        })
+        .collect())
 }
 
 /// Moves the running process onto `view` (an O_PATH fd of a read-only
@@ -175,4 +206,39 @@ fn remap(m: &Mapping, file: libc::c_int) -> nix::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Recorded from husk (lld, static, not PIE) on the test machine.
+    const MAPS: &str = "\
+00200000-00330000 r--p 00000000 fe:00 5365844                            /work/husk
+00330000-005c0000 r-xp 0012f000 fe:00 5365844                            /work/husk
+005c0000-005c4000 r--p 003be000 fe:00 5365844                            /work/husk
+005c4000-005c8000 rw-p 003c1000 fe:00 5365844                            /work/husk
+005c8000-005cf000 rw-p 00000000 00:00 0
+24d8b000-24dad000 rw-p 00000000 00:00 0                                  [heap]
+7ffc67c73000-7ffc67c94000 rw-p 00000000 00:00 0                          [stack]
+";
+
+    #[test]
+    fn the_binarys_mappings_and_which_were_written() {
+        let writable = [(0x5c0000, 0x5c5000), (0x5c5000, 0x5cf000)];
+        let found = parse_maps(MAPS, libc::makedev(0xfe, 0), 5365844, &writable).unwrap();
+        let summary: Vec<(usize, usize, bool)> = found.iter().map(|m| (m.start, m.len, m.written)).collect();
+        assert_eq!(summary, [(0x200000, 0x130000, false), (0x330000, 0x290000, false), (0x5c0000, 0x4000, true), (0x5c4000, 0x4000, true)]);
+        assert_eq!(found[1].prot, libc::PROT_READ | libc::PROT_EXEC);
+        assert_eq!(found[1].offset, 0x12f000);
+        assert!(parse_maps(MAPS, libc::makedev(0xfe, 0), 1, &writable).unwrap().is_empty());
+        assert!(parse_maps("zz-00 r--p", 0, 0, &writable).is_none());
+    }
+
+    #[test]
+    fn this_binary_has_writable_segments() {
+        let segments = writable_segments().unwrap();
+        assert!(!segments.is_empty());
+        assert!(segments.iter().all(|(from, to)| from % 4096 == 0 && to % 4096 == 0 && from < to));
+    }
 }
