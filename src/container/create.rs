@@ -20,7 +20,7 @@ use crate::checkpoint::restore::{self, RestoreOptions};
 use crate::config_error::ConfigError;
 use crate::error::{Error, Result};
 use crate::hooks;
-use crate::host::{self, HostFacts, Topology};
+use crate::host::{self, HostFacts};
 use crate::init::{self, InitArgs};
 use crate::launch::console::{self, ConsoleTarget};
 use crate::launch::parent::{self, ParentPart};
@@ -272,7 +272,7 @@ fn tuning(loaded: &spec::Loaded) -> Result<Tuning> {
         memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
         exec: false,
     };
-    fields::convert(&sources, Some(&Topology::read()))
+    sources.convert_on_host()
         .map_err(|(field, problem)| spec::SpecError::Field(ConfigError::new(&loaded.file, field, problem)).into())
 }
 

@@ -12,7 +12,6 @@ use oci_spec::runtime::Process;
 use super::{LifecycleError, proxy, run, write_pid_file};
 use crate::cgroups;
 use crate::error::{Error, Result};
-use crate::host::Topology;
 use crate::init::{self, ExecArgs};
 use crate::launch::console;
 use crate::launch::parent::{self, ParentPart};
@@ -195,7 +194,7 @@ fn tuning(opts: &ExecOptions, defaults: &ExecDefaults) -> Result<Tuning> {
         memory_policy: defaults.memory_policy.as_ref(),
         exec: true,
     };
-    fields::convert(&sources, Some(&Topology::read()))
+    sources.convert_on_host()
         .map_err(|(field, problem)| LifecycleError::ExecProcess { field, problem }.into())
 }
 

@@ -84,6 +84,16 @@ pub struct Sources<'a> {
     pub exec: bool,
 }
 
+impl Sources<'_> {
+    /// Checks and converts, the CPU and node lists against the host's
+    /// online ones: read from sysfs only when there is a list to check
+    /// (two reads saved on every create and exec without one).
+    pub fn convert_on_host(&self) -> Result<Tuning, Invalid> {
+        let has_lists = self.memory_policy.is_some() || self.process.exec_cpu_affinity().is_some();
+        convert(self, has_lists.then(Topology::read).as_ref())
+    }
+}
+
 /// CPUs and nodes a mask can hold: CPU_SETSIZE, and the kernel's largest
 /// MAX_NUMNODES (NODES_SHIFT 10).
 const MAX_CPUS: u32 = 1024;
