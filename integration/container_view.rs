@@ -244,3 +244,34 @@ fn without_a_terminal_init_and_exec_lead_sessions_of_their_own() {
     assert_eq!(fields[2], "0", "and has no controlling terminal: {stdout}");
     b.assert_clean();
 }
+
+/// A caller that ignores or blocks signals (a shell's `trap ''`, a
+/// supervisor's mask) passes neither to husk nor to the container: its
+/// process and an exec'd one start with none ignored and none blocked.
+#[test]
+fn signals_the_caller_ignored_or_blocked_are_default_in_the_container() {
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.write();
+    let id = b.id("signals");
+    // The shell ignores PIPE, USR1 and CHLD and execs husk with them so.
+    let wrapped = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", "trap '' PIPE USR1 CHLD HUP; exec \"$0\" \"$@\"", HUSK, "--root"]).arg(&b.root).args(args);
+        b.output_of(cmd)
+    };
+    let pid_file = b.dir.join("pid");
+    let out = wrapped(&["run", "-d", "--pid-file", pid_file.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let init = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    assert_eq!(status_field(&init, "SigIgn"), "0000000000000000", "the init: {init}");
+    assert_eq!(status_field(&init, "SigBlk"), "0000000000000000", "the init: {init}");
+    let exec = wrapped(&["exec", &id, "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]);
+    assert!(exec.status.success(), "exec: {}", text(&exec.stderr));
+    let exec_text = text(&exec.stdout);
+    assert_eq!(status_field(&exec_text, "SigIgn"), "0000000000000000", "{exec_text}");
+    assert_eq!(status_field(&exec_text, "SigBlk"), "0000000000000000", "{exec_text}");
+    let out = b.husk(&["delete", "--force", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    b.assert_clean();
+}

@@ -61,7 +61,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let defaults = store.load_exec_defaults(&opts.id)?;
     // The process's own AppArmor profile and SELinux label (--apparmor,
     // --process-label, -p) need their LSM, as the config's do.
-    lsm::check_process(&opts.process, lsm::host())
+    lsm::check_process(&opts.process, lsm::host)
         .map_err(|(field, problem)| LifecycleError::ExecProcess { field, problem })?;
     let tuning = tuning(opts, &defaults)?;
     let listener = defaults.seccomp.as_ref().and_then(|f| f.listener());

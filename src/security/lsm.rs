@@ -83,9 +83,13 @@ fn set(value: &Option<String>) -> Option<&str> {
 
 /// Checks the process's labels against the host: each one asked for needs
 /// its LSM. Empty strings mean unset.
-pub fn check_process(process: &Process, host: HostLsms) -> Result<(), Invalid> {
+///
+/// `host` is asked only when a label is set: probing reads securityfs and
+/// the mount table, which a config without labels (the common case, on
+/// every create and exec) does not need.
+pub fn check_process(process: &Process, host: impl Fn() -> HostLsms) -> Result<(), Invalid> {
     if let Some(profile) = set(process.apparmor_profile()) {
-        if !host.apparmor {
+        if !host().apparmor {
             return Err((
                 "process.apparmorProfile".into(),
                 format!("AppArmor profile {profile:?} requested, but AppArmor is not enabled on this host"),
@@ -94,7 +98,7 @@ pub fn check_process(process: &Process, host: HostLsms) -> Result<(), Invalid> {
         no_nul("process.apparmorProfile", profile)?;
     }
     if let Some(label) = set(process.selinux_label()) {
-        if !host.selinux {
+        if !host().selinux {
             return Err((
                 "process.selinuxLabel".into(),
                 format!("SELinux label {label:?} requested, but SELinux is not enabled on this host"),
@@ -106,13 +110,13 @@ pub fn check_process(process: &Process, host: HostLsms) -> Result<(), Invalid> {
 }
 
 /// Checks every label of the config against the host.
-pub fn check(spec: &Spec, host: HostLsms) -> Result<(), Invalid> {
+pub fn check(spec: &Spec, host: impl Fn() -> HostLsms + Copy) -> Result<(), Invalid> {
     if let Some(process) = spec.process() {
         check_process(process, host)?;
     }
     let mount_label = spec.linux().as_ref().and_then(|l| set(l.mount_label()));
     if let Some(label) = mount_label {
-        if !host.selinux {
+        if !host().selinux {
             return Err((
                 "linux.mountLabel".into(),
                 format!("SELinux mount label {label:?} requested, but SELinux is not enabled on this host"),
@@ -334,22 +338,22 @@ mod tests {
     #[test]
     fn labels_need_their_lsm() {
         let aa = spec_with(serde_json::json!({"apparmorProfile": "foo"}), serde_json::json!({}));
-        let (field, message) = check(&aa, NONE).unwrap_err();
+        let (field, message) = check(&aa, || NONE).unwrap_err();
         assert_eq!(field, "process.apparmorProfile");
         assert_eq!(message, "AppArmor profile \"foo\" requested, but AppArmor is not enabled on this host");
-        assert!(check(&aa, HostLsms { apparmor: true, selinux: false }).is_ok());
+        assert!(check(&aa, || HostLsms { apparmor: true, selinux: false }).is_ok());
 
         let se = spec_with(serde_json::json!({"selinuxLabel": "system_u:system_r:container_t:s0"}), serde_json::json!({}));
-        let (field, message) = check(&se, HostLsms { apparmor: true, selinux: false }).unwrap_err();
+        let (field, message) = check(&se, || HostLsms { apparmor: true, selinux: false }).unwrap_err();
         assert_eq!(field, "process.selinuxLabel");
         assert!(message.contains("SELinux is not enabled on this host"), "{message}");
-        assert!(check(&se, BOTH).is_ok());
+        assert!(check(&se, || BOTH).is_ok());
 
         let ml = spec_with(serde_json::json!({}), serde_json::json!({"mountLabel": "system_u:object_r:container_file_t:s0:c1,c2"}));
-        let (field, message) = check(&ml, NONE).unwrap_err();
+        let (field, message) = check(&ml, || NONE).unwrap_err();
         assert_eq!(field, "linux.mountLabel");
         assert!(message.starts_with("SELinux mount label \"system_u"), "{message}");
-        assert!(check(&ml, BOTH).is_ok());
+        assert!(check(&ml, || BOTH).is_ok());
     }
 
     #[test]
@@ -358,7 +362,7 @@ mod tests {
             serde_json::json!({"apparmorProfile": "", "selinuxLabel": ""}),
             serde_json::json!({"mountLabel": ""}),
         );
-        assert!(check(&spec, NONE).is_ok());
+        assert!(check(&spec, || NONE).is_ok());
         assert_eq!(mount_label(&spec), None);
         let labels = ExecLabels::of(spec.process().as_ref().unwrap());
         assert!(labels.apparmor.is_none() && labels.selinux.is_none());

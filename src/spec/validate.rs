@@ -28,7 +28,7 @@ pub fn validate(spec: &Spec, bundle: &Path, warnings: &mut Vec<String>) -> Resul
     hooks(spec)?;
     // AppArmor and SELinux labels need the host to run that LSM: checked
     // here, in the parent, so `create` fails before anything is made.
-    lsm::check(spec, lsm::host())?;
+    lsm::check(spec, lsm::host)?;
     tuning(spec, warnings)
 }
 

@@ -198,14 +198,21 @@ pub fn loopback_up() -> nix::Result<()> {
 /// Resets every signal to its default action and unblocks them all, so that a
 /// husk started with SIGCHLD ignored (or anything blocked) behaves normally,
 /// and the container process does not inherit husk's dispositions.
+///
+/// Only an ignored signal outlives execve (a caught one goes back to its
+/// default there), and husk's own start-up catches only SIGSEGV and SIGBUS
+/// (Rust's stack-overflow report): those and the ignored ones, which
+/// /proc/self/status lists, are set back, a read instead of a sigaction for
+/// each of 62 signals. Unreadable (no /proc in a container's view), all are.
 pub fn reset_signals() {
-    for sig in 1..libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+    let ignored = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| ignored_signals(&status)).unwrap_or(u64::MAX);
+    // SIGRTMAX is 64 to the kernel; glibc's libc::SIGRTMAX() is the same.
+    for sig in 1..=64 {
+        let ignored = ignored & (1u64 << (sig - 1)) != 0;
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || !(ignored || sig == libc::SIGSEGV || sig == libc::SIGBUS) {
             continue;
         }
-        // SAFETY: SIG_DFL is always a valid disposition; failures (for the
-        // signals glibc reserves) are harmless and ignored.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        set_default_disposition(sig);
     }
     // SAFETY: an empty, initialised set passed to sigprocmask.
     unsafe {
@@ -213,6 +220,34 @@ pub fn reset_signals() {
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
+}
+
+/// rt_sigaction(sig, SIG_DFL) by the system call itself: glibc's
+/// sigaction refuses signals 32 and 33, which it keeps for its threads,
+/// but a caller may have left them ignored, and the container would
+/// inherit that.
+fn set_default_disposition(sig: libc::c_int) {
+    /// The kernel's struct sigaction (x86_64 and most others; not glibc's).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::sighandler_t,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    // SAFETY: the kernel reads one struct sigaction of the size given from
+    // `default`, alive for the call, and writes nothing (no old action
+    // asked for). SIG_DFL runs no code of ours. A failure (for a signal
+    // that cannot be changed) leaves it as it was, which is harmless.
+    unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &default as *const KernelSigaction, std::ptr::null_mut::<KernelSigaction>(), 8usize) };
+}
+
+/// The mask of ignored signals (bit n-1 for signal n) in /proc/PID/status
+/// text: its SigIgn line (stat's sigignore field shows only the first 31).
+fn ignored_signals(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|line| line.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
 }
 
 /// Sets and clears mount attributes on the mount at `fd` and every mount
@@ -468,5 +503,17 @@ pub fn read_only_view_of_exe_unprivileged() -> nix::Result<OwnedFd> {
             nix::sys::wait::WaitStatus::Exited(_, errno) => Err(Errno::from_raw(errno)),
             _ => Err(Errno::ECHILD),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_ignored_signals_of_a_status_text() {
+        // Ignoring SIGUSR1, SIGPIPE and glibc's 32 and 33.
+        let status = "Name:\tcat\nSigPnd:\t0000000000000000\nSigBlk:\t0000000000000000\n\
+                      SigIgn:\t0000000180001200\nSigCgt:\t0000000000000000\n";
+        assert_eq!(super::ignored_signals(status), Some(1 << 9 | 1 << 12 | 1 << 31 | 1 << 32));
+        assert_eq!(super::ignored_signals("Name:\tcat\n"), None);
     }
 }
