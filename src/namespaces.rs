@@ -6,10 +6,12 @@
 //! wrong path fails early with nothing to clean up.
 
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use nix::sched::{CloneFlags, setns, unshare};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
@@ -149,13 +151,20 @@ impl NamespacePlan {
             new: CloneFlags::empty(),
             joins: Vec::new(),
         };
+        // Each directory looked up once, not a /proc path walk per file.
+        let theirs_dir = format!("/proc/{pid}/ns");
+        let dir = |path: &str| nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty());
+        let theirs = dir(&theirs_dir).map_err(|e| NamespaceError::Proc { path: theirs_dir.clone(), source: e.into() })?;
+        let ours = dir("/proc/self/ns").ok();
         for (name, flag) in KINDS {
-            let theirs = format!("/proc/{pid}/ns/{name}");
-            let same = std::fs::read_link(&theirs).ok() == std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
-            if same {
+            let link = |dir: BorrowedFd<'_>| nix::fcntl::readlinkat(dir, name).ok();
+            // Both unreadable (a kind this kernel lacks) counts as the same.
+            if link(theirs.as_fd()) == ours.as_ref().and_then(|o| link(o.as_fd())) {
                 continue;
             }
-            let file = File::open(&theirs).map_err(|source| NamespaceError::Proc { path: theirs.clone(), source })?;
+            let file: File = nix::fcntl::openat(&theirs, name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| NamespaceError::Proc { path: format!("{theirs_dir}/{name}"), source: e.into() })?
+                .into();
             plan.joins.push(Join {
                 flag,
                 fd: file.into(),

@@ -59,8 +59,6 @@ impl<Out, In> Socket<Out, In> {
     }
 }
 
-/// Messages are small: a timeline, a failure's text.
-const MAX_MESSAGE: usize = 64 * 1024;
 
 impl<Out: Serialize, In: DeserializeOwned> Transport<Out, In> for Socket<Out, In> {
     fn send(&self, message: &Out, fd: Option<BorrowedFd<'_>>) -> Result<(), ChannelError> {
@@ -78,7 +76,14 @@ impl<Out: Serialize, In: DeserializeOwned> Transport<Out, In> for Socket<Out, In
     }
 
     fn recv(&self) -> Result<(In, Option<OwnedFd>), ChannelError> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        // A buffer of the message's own size (a few hundred bytes, mostly),
+        // not one for the largest: zeroing 64 KiB for each message cost a
+        // few percent of an exec.
+        let len = crate::sys::next_message_len(self.fd.as_fd()).map_err(|source| ChannelError::Sys { op: "receive", source })?;
+        if len == 0 {
+            return Err(ChannelError::Closed);
+        }
+        let mut buf = vec![0u8; len];
         let (n, fd) = crate::sys::recv_with_fd(self.fd.as_fd(), &mut buf)
             .map_err(|source| ChannelError::Sys { op: "receive", source })?;
         if n == 0 {

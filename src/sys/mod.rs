@@ -361,6 +361,19 @@ pub fn send_with_fd(sock: BorrowedFd<'_>, bytes: &[u8], fd: BorrowedFd<'_>) -> n
 /// Receives one message from a unix socket into `buf`, with the fd sent
 /// along with it (SCM_RIGHTS), if any, made close-on-exec. Any further fds
 /// are closed.
+/// The length of the next message on a SOCK_SEQPACKET socket, waiting for
+/// one; 0 at end of file. MSG_PEEK leaves it queued, MSG_TRUNC makes the
+/// kernel tell its whole length however small the buffer.
+pub fn next_message_len(sock: BorrowedFd<'_>) -> nix::Result<usize> {
+    use nix::sys::socket::{MsgFlags, recv};
+    loop {
+        match recv(sock.as_raw_fd(), &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC) {
+            Err(Errno::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
 pub fn recv_with_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
     let mut space = nix::cmsg_space!([RawFd; 4]);
