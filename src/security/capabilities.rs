@@ -18,6 +18,8 @@ pub struct CapabilityError {
 /// The config's sets, translated to the `caps` crate's names and limited to
 /// what the running kernel knows (a newer config may name newer caps).
 pub struct CapabilityPlan {
+    /// What the running kernel knows.
+    supported: CapsHashSet,
     bounding: CapsHashSet,
     effective: CapsHashSet,
     permitted: CapsHashSet,
@@ -48,11 +50,18 @@ impl CapabilityPlan {
             permitted: set(LinuxCapabilities::permitted),
             inheritable: set(LinuxCapabilities::inheritable),
             ambient: set(LinuxCapabilities::ambient),
+            supported,
         }
     }
 
-    /// Drops from the bounding set every capability the config leaves out.
+    /// Drops from the bounding set every capability the config leaves out:
+    /// each one the kernel knows, without reading the set first (a drop of
+    /// one already gone succeeds, with CAP_SETPCAP), which saves a prctl
+    /// per capability; without CAP_SETPCAP, only those still in it.
     pub fn limit_bounding(&self) -> Result<(), CapabilityError> {
+        if self.supported.difference(&self.bounding).all(|cap| caps::drop(None, CapSet::Bounding, *cap).is_ok()) {
+            return Ok(());
+        }
         let current = caps::read(None, CapSet::Bounding).map_err(|source| CapabilityError {
             op: "read",
             set: "bounding",
